@@ -1,0 +1,11 @@
+DROP TABLE chat_event_counter;
+DROP TABLE chat_events;
+DROP TABLE chat_message_reads;
+DROP TABLE chat_attachments;
+DROP TABLE chat_messages;
+DROP TABLE chat_room_members;
+DROP TABLE chat_rooms;
+DROP TABLE api_tokens;
+DROP TABLE sessions;
+DROP TABLE user_permissions;
+DROP TABLE users;

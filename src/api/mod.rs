@@ -1,0 +1,160 @@
+//! HTTP handlers, one file per resource; all routes in `configure`, top to bottom.
+//! Handlers are thin: parse -> authorize -> store (in one transaction) -> publish.
+
+pub mod admin;
+pub mod attachments;
+pub mod auth;
+pub mod members;
+pub mod messages;
+pub mod openapi;
+pub mod ops;
+pub mod rooms;
+pub mod stream;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
+
+use crate::broker::Outbox;
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+use crate::store::DbConn;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
+        .service(
+            web::scope("/chat/api")
+                .route("/auth/login", web::post().to(auth::login))
+                .route("/auth/logout", web::post().to(auth::logout))
+                .route("/me", web::get().to(auth::me))
+                .route("/me/tokens", web::get().to(auth::list_tokens))
+                .route("/me/tokens", web::post().to(auth::create_token))
+                .route("/me/tokens/{id}", web::delete().to(auth::revoke_token))
+                .route("/users", web::get().to(admin::search_users))
+                .route("/admin/users", web::get().to(admin::list_users))
+                .route("/admin/users", web::post().to(admin::create_user))
+                .route("/admin/users/{id}", web::patch().to(admin::update_user))
+                .route("/rooms", web::get().to(rooms::list))
+                .route("/rooms", web::post().to(rooms::create))
+                .route("/channels", web::get().to(rooms::channels))
+                .route("/rooms/{id}", web::get().to(rooms::get))
+                .route("/rooms/{id}", web::patch().to(rooms::rename))
+                .route("/rooms/{id}/join", web::post().to(rooms::join))
+                .route("/rooms/{id}/members", web::get().to(members::list))
+                .route("/rooms/{id}/members", web::post().to(members::add))
+                .route("/rooms/{id}/members/{user_id}", web::patch().to(members::update))
+                .route("/rooms/{id}/members/{user_id}", web::delete().to(members::remove))
+                .route("/rooms/{id}/messages", web::get().to(messages::list))
+                .route("/rooms/{id}/read", web::post().to(messages::mark_read))
+                .route("/rooms/{id}/typing", web::post().to(messages::typing))
+                .route("/rooms/{id}/attachments", web::get().to(attachments::list))
+                .route("/messages", web::post().to(messages::send))
+                .route("/messages/{id}", web::patch().to(messages::edit))
+                .route("/messages/{id}", web::delete().to(messages::delete))
+                .route("/messages/{id}/reads", web::get().to(messages::receipts))
+                .route("/attachments/{id}", web::get().to(attachments::download))
+                .route("/attachments/{id}/thumbnail", web::get().to(attachments::thumbnail))
+                .route("/stream", web::get().to(stream::open))
+                .route("/openapi.json", web::get().to(openapi::document))
+                .default_service(web::to(not_found)),
+        )
+        .route("/healthz", web::get().to(ops::healthz))
+        .route("/readyz", web::get().to(ops::readyz))
+        .route("/metrics", web::get().to(ops::metrics));
+}
+
+async fn not_found() -> ApiResult<HttpResponse> {
+    Err(ApiError::NotFound("no such endpoint".into()))
+}
+
+fn path_error(err: PathError) -> ApiError {
+    ApiError::invalid(format!("invalid path parameter: {err}"))
+}
+
+fn query_error(err: QueryPayloadError) -> ApiError {
+    ApiError::invalid(format!("invalid query: {err}"))
+}
+
+/// Runs `f` in one transaction under the writer lock, then publishes what it recorded in
+/// its outbox, in commit order.
+pub async fn commit<T, F>(state: &AppState, f: F) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn, &mut Outbox) -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    let hub = state.hub.clone();
+    let (value, _) = state
+        .db
+        .write(
+            move |conn| {
+                let mut outbox = Outbox::default();
+                let value = f(conn, &mut outbox)?;
+                Ok::<_, ApiError>((value, outbox))
+            },
+            move |(_, outbox): &mut (T, Outbox)| hub.publish(outbox.take()),
+        )
+        .await?;
+    Ok(value)
+}
+
+/// A JSON body: any content type is read as JSON, the body is bounded, and a refusal
+/// names the field at fault (`room_id: invalid type: string "x", expected i64`).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<AppState>>().map(|s| s.settings.max_json_bytes).unwrap_or(256 * 1024);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = body.await.map_err(|e| body_error(e, limit))?;
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid("a JSON body is required"));
+    }
+    let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::invalid(format!("malformed JSON body: {inner}"))
+        } else {
+            ApiError::invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+pub(crate) fn body_error(err: actix_web::Error, limit: usize) -> ApiError {
+    let overflow =
+        matches!(err.as_error::<actix_web::error::PayloadError>(), Some(actix_web::error::PayloadError::Overflow));
+    let text = err.to_string();
+    if overflow || text.contains("size limit") || text.contains("overflow") {
+        ApiError::TooLarge(format!("the body is larger than {limit} bytes"))
+    } else {
+        ApiError::invalid(format!("could not read the body: {text}"))
+    }
+}
+
+pub fn no_content() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}
+
+pub fn created<T: serde::Serialize>(body: &T) -> HttpResponse {
+    HttpResponse::Created().json(body)
+}
+
+pub fn ok<T: serde::Serialize>(body: &T) -> HttpResponse {
+    HttpResponse::Ok().json(body)
+}

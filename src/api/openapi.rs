@@ -1,0 +1,134 @@
+//! The OpenAPI description, served at `/chat/api/openapi.json`. Schemas come from the
+//! response types themselves (utoipa); the operations from the table below, which follows
+//! `configure` route for route.
+
+use actix_web::HttpResponse;
+use serde_json::{json, Map, Value};
+use utoipa::OpenApi;
+
+use crate::domain::views::*;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "causerie",
+        description = "Self-hosted team chat. Errors are `{\"error\": {\"code\", \"message\"}}` with codes \
+invalid_input (400), unauthenticated (401), forbidden (403), not_found (404; also for rooms, messages and \
+attachments the caller may not see), conflict (409), payload_too_large (413), unsupported_media_type (415), \
+rate_limited (429, with Retry-After). Authentication: the session cookie from /auth/login, or \
+`Authorization: Bearer <token>`. Cookie-authenticated writes from another origin are refused (403).\n\n\
+Choices where the contract is silent: JSON bodies are read whatever their Content-Type; `limit` above 100 \
+is capped at 100; deleting a deleted message answers 204 again; editing a deleted message is 404; system \
+messages cannot be edited (403); unread counts leave out system notices and your own messages; leaving \
+a room as its last admin hands the admin role to the longest-standing member, while demoting the last \
+admin is refused (409); PATCH bodies refuse unknown fields (400); a direct room is created with 201 and \
+found again with 200; joining a channel you are in answers 200 with the room; the stream's `reset` \
+event carries the newest event id, from which the stream continues."
+    ),
+    components(schemas(
+        User,
+        Member,
+        Room,
+        ReplyTo,
+        Attachment,
+        Message,
+        MessagePage,
+        Receipt,
+        MessageDeleted,
+        ReadMarked,
+        MemberChanged,
+        Typing,
+        CreatedToken,
+        TokenInfo
+    ))
+)]
+struct Doc;
+
+/// `(method, path, summary, request schema or description, success status, response)`.
+const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
+    ("post", "/chat/api/auth/login", "Log in; sets the session cookie", "{username, password}", 200, "{user: User}"),
+    ("post", "/chat/api/auth/logout", "Log out; the session ends", "", 204, ""),
+    ("get", "/chat/api/me", "The caller, with permissions", "", 200, "User"),
+    ("get", "/chat/api/me/tokens", "The caller's API tokens (never their secrets)", "", 200, "[TokenInfo]"),
+    ("post", "/chat/api/me/tokens", "Create an API token; the secret is shown once", "{name?}", 201, "CreatedToken"),
+    ("delete", "/chat/api/me/tokens/{id}", "Revoke an API token", "", 204, ""),
+    ("get", "/chat/api/users", "Search users by name (?q=, ?limit=)", "", 200, "[User]"),
+    ("get", "/chat/api/admin/users", "All users with permissions (admin)", "", 200, "[User]"),
+    ("post", "/chat/api/admin/users", "Create a user (admin)", "{username, password, display_name?, permissions?, is_admin?}", 201, "User"),
+    ("patch", "/chat/api/admin/users/{id}", "Change a user (admin); disabling ends sessions, tokens and streams", "{display_name?, password?, permissions?, is_admin?, disabled?}", 200, "User"),
+    ("get", "/chat/api/rooms", "My rooms, most recent activity first", "", 200, "[Room]"),
+    ("post", "/chat/api/rooms", "Create a room; a direct room is found again (200) for the same pair", "{room_type, name?, member_ids}", 201, "Room"),
+    ("get", "/chat/api/channels", "Channels I may join", "", 200, "[Room]"),
+    ("get", "/chat/api/rooms/{id}", "A room with its members", "", 200, "Room"),
+    ("patch", "/chat/api/rooms/{id}", "Rename a group or channel (room admin)", "{name}", 200, "Room"),
+    ("post", "/chat/api/rooms/{id}/join", "Join a channel", "", 200, "Room"),
+    ("get", "/chat/api/rooms/{id}/members", "Members of a room", "", 200, "[Member]"),
+    ("post", "/chat/api/rooms/{id}/members", "Add a member (room admin)", "{user_id, role?}", 201, "Member"),
+    ("patch", "/chat/api/rooms/{id}/members/{user_id}", "Change a role (room admin) or my mute", "{role?, is_muted?}", 200, "Member"),
+    ("delete", "/chat/api/rooms/{id}/members/{user_id}", "Remove a member (room admin) or leave", "", 204, ""),
+    ("get", "/chat/api/rooms/{id}/messages", "A page of messages (?before=, ?after=, ?limit= 1-100, default 50), ascending", "", 200, "MessagePage"),
+    ("post", "/chat/api/rooms/{id}/read", "Mark read up to a message; older marks change nothing", "{message_id}", 204, ""),
+    ("post", "/chat/api/rooms/{id}/typing", "Signal typing (not stored, rate-limited)", "", 204, ""),
+    ("get", "/chat/api/rooms/{id}/attachments", "Files shared in the room, newest first (?before=)", "", 200, "[Attachment]"),
+    ("post", "/chat/api/messages", "Send a message: JSON, or multipart/form-data with files", "{room_id, content, reply_to_id?}", 201, "Message"),
+    ("patch", "/chat/api/messages/{id}", "Edit my message", "{content}", 200, "Message"),
+    ("delete", "/chat/api/messages/{id}", "Delete a message (soft)", "", 204, ""),
+    ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),
+    ("get", "/chat/api/attachments/{id}", "Download a file (ranges, ETag)", "", 200, "file"),
+    ("get", "/chat/api/attachments/{id}/thumbnail", "An image's thumbnail", "", 200, "image"),
+    ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=). Events: new_message, message_updated (Message), message_deleted (MessageDeleted), read (ReadMarked), member_joined / member_updated / member_left (MemberChanged), room_updated (Room), typing (Typing, no id), reset", "", 200, "text/event-stream"),
+    ("get", "/chat/api/openapi.json", "This description", "", 200, "OpenAPI"),
+    ("get", "/healthz", "The process is up", "", 200, "{status}"),
+    ("get", "/readyz", "The database answers and is migrated", "", 200, "{status}"),
+    ("get", "/metrics", "Prometheus metrics", "", 200, "text/plain"),
+];
+
+fn schema_for(response: &str) -> Value {
+    let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    match response {
+        "" => Value::Null,
+        "file" | "image" | "text/event-stream" | "text/plain" | "OpenAPI" => json!({"type": "string"}),
+        r if r.starts_with('[') => json!({"type": "array", "items": reference(r.trim_matches(['[', ']']))}),
+        r if r.starts_with('{') => json!({"type": "object", "description": r}),
+        r => reference(r),
+    }
+}
+
+pub fn description() -> Value {
+    let mut doc = serde_json::to_value(Doc::openapi()).unwrap_or_else(|_| json!({}));
+    let mut paths = Map::new();
+    for (method, path, summary, request, status, response) in OPERATIONS {
+        let mut operation = json!({
+            "summary": summary,
+            "responses": {
+                status.to_string(): {"description": "success"},
+                "default": {"description": "an error: {\"error\": {\"code\", \"message\"}}"}
+            }
+        });
+        let schema = schema_for(response);
+        if !schema.is_null() {
+            let media = if *response == "text/event-stream" { "text/event-stream" } else { "application/json" };
+            operation["responses"][status.to_string()]["content"] = json!({ media: {"schema": schema} });
+        }
+        if !request.is_empty() {
+            operation["requestBody"] =
+                json!({"content": {"application/json": {"schema": {"type": "object", "description": request}}}});
+        }
+        let parameters: Vec<Value> = path
+            .split('/')
+            .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}))
+            .collect();
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
+        }
+        let item = paths.entry(path.to_string()).or_insert_with(|| json!({}));
+        item[*method] = operation;
+    }
+    doc["paths"] = Value::Object(paths);
+    doc
+}
+
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(description())
+}

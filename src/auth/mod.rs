@@ -1,0 +1,159 @@
+//! Who is calling: sessions (cookie), bearer tokens, CSRF checks, rate limits.
+
+pub mod accounts;
+pub mod csrf;
+pub mod limits;
+pub mod password;
+pub mod secret;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{header, Method};
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::domain::permissions::{authorize, Action, Grants};
+use crate::domain::views::User;
+use crate::domain::Permission;
+use crate::error::ApiError;
+use crate::startup::AppState;
+use crate::store::{models::UserRow, tokens, users};
+
+pub const SESSION_COOKIE: &str = "causerie_session";
+pub const TOKEN_PREFIX: &str = "cau_";
+
+/// How the caller proved who they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// The session cookie; its token hash.
+    Session(String),
+    Bearer,
+}
+
+/// The authenticated caller, handed to every handler that needs one.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub permissions: Vec<Permission>,
+    pub credential: Credential,
+}
+
+impl Grants for CurrentUser {
+    fn is_admin(&self) -> bool {
+        self.is_admin
+    }
+
+    fn holds(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+impl CurrentUser {
+    /// Checks an action against the permission matrix.
+    pub fn may(&self, action: Action) -> Result<(), ApiError> {
+        authorize(self, action).map_err(ApiError::from)
+    }
+
+    /// The contract's `User` with permissions (for `/me`).
+    pub fn view(&self) -> User {
+        let permissions = if self.is_admin {
+            Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()
+        } else {
+            self.permissions.iter().map(|p| p.as_str().to_owned()).collect()
+        };
+        User {
+            id: self.id,
+            username: self.username.clone(),
+            display_name: self.display_name.clone(),
+            is_admin: self.is_admin,
+            permissions: Some(permissions),
+            disabled: None,
+        }
+    }
+}
+
+/// The public `User` shape of a row (no permissions).
+pub fn public_user(row: &UserRow) -> User {
+    User {
+        id: row.id,
+        username: row.username.clone(),
+        display_name: row.display_name.clone(),
+        is_admin: row.is_admin,
+        permissions: None,
+        disabled: None,
+    }
+}
+
+/// The admin `User` shape of a row: with permissions and whether it is disabled.
+pub fn admin_user(row: &UserRow, permissions: Vec<String>) -> User {
+    User { permissions: Some(permissions), disabled: Some(row.disabled), ..public_user(row) }
+}
+
+fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
+    let value = value.to_str().map_err(|_| ApiError::Unauthenticated)?;
+    match value.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(ApiError::Unauthenticated),
+    }
+}
+
+fn changes_state(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE)
+}
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let credential = bearer_token(req).map(|bearer| match bearer {
+            Some(token) => Some((Credential::Bearer, secret::digest(&token))),
+            None => req.cookie(SESSION_COOKIE).map(|c| {
+                let hash = secret::digest(c.value());
+                (Credential::Session(hash.clone()), hash)
+            }),
+        });
+        let csrf = match &credential {
+            Ok(Some((Credential::Session(_), _))) if changes_state(req.method()) => {
+                let public_url = state.as_ref().and_then(|s| s.settings.public_url.clone());
+                csrf::check(req, public_url.as_deref())
+            }
+            _ => Ok(()),
+        };
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
+            let Some((credential, hash)) = credential? else { return Err(ApiError::Unauthenticated) };
+            let via_session = matches!(credential, Credential::Session(_));
+            let (row, permissions) = state
+                .db
+                .run(move |conn| {
+                    let row =
+                        if via_session { tokens::session_user(conn, &hash)? } else { tokens::token_user(conn, &hash)? };
+                    let Some(row) = row else { return Ok::<_, ApiError>(None) };
+                    let permissions = users::permissions(conn, row.id)?;
+                    Ok(Some((row, permissions)))
+                })
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
+            // Authentication first: a stranger learns nothing from a CSRF refusal.
+            csrf?;
+            tracing::Span::current().record("user_id", row.id);
+            Ok(CurrentUser {
+                id: row.id,
+                username: row.username,
+                display_name: row.display_name,
+                is_admin: row.is_admin,
+                permissions: permissions.iter().filter_map(|p| Permission::parse(p).ok()).collect(),
+                credential,
+            })
+        })
+    }
+}

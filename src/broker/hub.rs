@@ -1,0 +1,240 @@
+//! The per-room broadcast channels and the registry of open streams.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::{broadcast, mpsc, watch};
+
+use super::{Event, Notice};
+
+pub type RoomReceiver = broadcast::Receiver<Arc<Event>>;
+
+/// Which rooms a stream carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every room the user is a member of, following membership changes.
+    AllRooms,
+    Room(i64),
+}
+
+/// Sent to one open stream.
+#[derive(Debug)]
+pub enum Control {
+    /// Start carrying a room; the receiver was subscribed before the room's next event.
+    Add(i64, RoomReceiver),
+    /// Stop carrying a room after this event id.
+    Remove { room_id: i64, last_event_id: i64 },
+    /// End the stream (account disabled).
+    Close,
+}
+
+struct StreamEntry {
+    id: u64,
+    scope: Scope,
+    control: mpsc::UnboundedSender<Control>,
+}
+
+#[derive(Default)]
+struct Inner {
+    rooms: HashMap<i64, broadcast::Sender<Arc<Event>>>,
+    streams: HashMap<i64, Vec<StreamEntry>>,
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct HubStats {
+    pub subscribers: AtomicI64,
+    pub published: AtomicU64,
+    pub delivered: AtomicU64,
+    pub lagged: AtomicU64,
+    pub catch_ups: AtomicU64,
+    pub dropped_slow: AtomicU64,
+}
+
+pub struct Hub {
+    inner: Mutex<Inner>,
+    capacity: usize,
+    next_id: AtomicU64,
+    shutdown: watch::Sender<bool>,
+    pub stats: HubStats,
+}
+
+/// A stream's place in the hub; dropping it unregisters the stream and drops room
+/// channels nobody listens to any more.
+pub struct Registration {
+    hub: Arc<Hub>,
+    id: u64,
+    user_id: i64,
+    pub scope: Scope,
+}
+
+impl Hub {
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            inner: Mutex::new(Inner::default()),
+            capacity: capacity.max(1),
+            next_id: AtomicU64::new(1),
+            shutdown: watch::channel(false).0,
+            stats: HubStats::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // Nothing in Inner can be left half-updated by a panic that matters to readers.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Publishes a committed transaction's notices, in order.
+    pub fn publish(&self, notices: Vec<Notice>) {
+        if notices.is_empty() {
+            return;
+        }
+        let mut inner = self.lock();
+        for notice in notices {
+            match notice {
+                Notice::Event(event) => {
+                    self.stats.published.fetch_add(1, Ordering::Relaxed);
+                    if let Some(sender) = inner.rooms.get(&event.room_id) {
+                        let _ = sender.send(event);
+                    }
+                }
+                Notice::Joined { room_id, user_id } => {
+                    let capacity = self.capacity;
+                    let Inner { rooms, streams } = &mut *inner;
+                    for entry in streams.get(&user_id).into_iter().flatten() {
+                        if entry.scope == Scope::AllRooms {
+                            let receiver = room_sender(rooms, room_id, capacity).subscribe();
+                            let _ = entry.control.send(Control::Add(room_id, receiver));
+                        }
+                    }
+                }
+                Notice::Left { room_id, user_id, last_event_id } => {
+                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                        if entry.scope == Scope::AllRooms || entry.scope == Scope::Room(room_id) {
+                            let _ = entry.control.send(Control::Remove { room_id, last_event_id });
+                        }
+                    }
+                }
+                Notice::UserDisabled { user_id } => {
+                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                        let _ = entry.control.send(Control::Close);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends an event that is not stored (typing) to whoever listens to the room now.
+    pub fn publish_ephemeral(&self, event: Event) {
+        let inner = self.lock();
+        if let Some(sender) = inner.rooms.get(&event.room_id) {
+            let _ = sender.send(Arc::new(event));
+        }
+    }
+
+    /// Registers a stream before its rooms are read from the database, so that membership
+    /// changes committed in between reach it through the control channel.
+    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope) -> (Registration, mpsc::UnboundedReceiver<Control>) {
+        let (control, control_rx) = mpsc::unbounded_channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.lock().streams.entry(user_id).or_default().push(StreamEntry { id, scope, control });
+        self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
+        (Registration { hub: self.clone(), id, user_id, scope }, control_rx)
+    }
+
+    /// Subscribes to the rooms' channels, creating those that do not exist yet.
+    pub fn subscribe(&self, rooms: &[i64]) -> Vec<(i64, RoomReceiver)> {
+        let mut inner = self.lock();
+        rooms
+            .iter()
+            .map(|&room_id| (room_id, room_sender(&mut inner.rooms, room_id, self.capacity).subscribe()))
+            .collect()
+    }
+
+    /// Drops the channels of these rooms that have no receiver left.
+    pub fn release(&self, rooms: impl IntoIterator<Item = i64>) {
+        let mut inner = self.lock();
+        for room_id in rooms {
+            if inner.rooms.get(&room_id).is_some_and(|s| s.receiver_count() == 0) {
+                inner.rooms.remove(&room_id);
+            }
+        }
+    }
+
+    pub fn room_channels(&self) -> usize {
+        self.lock().rooms.len()
+    }
+
+    pub fn subscriber_count(&self) -> i64 {
+        self.stats.subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Ends every stream (server shutdown): clients reconnect elsewhere and resume by id.
+    pub fn shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+fn room_sender(
+    rooms: &mut HashMap<i64, broadcast::Sender<Arc<Event>>>,
+    room_id: i64,
+    capacity: usize,
+) -> &broadcast::Sender<Arc<Event>> {
+    rooms.entry(room_id).or_insert_with(|| broadcast::channel(capacity).0)
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        let mut inner = self.hub.lock();
+        if let Some(entries) = inner.streams.get_mut(&self.user_id) {
+            entries.retain(|e| e.id != self.id);
+            if entries.is_empty() {
+                inner.streams.remove(&self.user_id);
+            }
+        }
+        self.hub.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: i64, room_id: i64) -> Notice {
+        Notice::Event(Arc::new(Event::stored(id, room_id, "x", "{}")))
+    }
+
+    #[tokio::test]
+    async fn events_reach_subscribed_rooms_only() {
+        let hub = Hub::new(16);
+        let (_reg, _ctl) = hub.register(1, Scope::AllRooms);
+        let mut rx = hub.subscribe(&[10]);
+        hub.publish(vec![event(1, 10), event(2, 11), event(3, 10)]);
+        let (_, rx10) = &mut rx[0];
+        assert_eq!(rx10.recv().await.unwrap().id, 1);
+        assert_eq!(rx10.recv().await.unwrap().id, 3);
+        assert_eq!(hub.room_channels(), 1);
+        drop(rx);
+        hub.release([10]);
+        assert_eq!(hub.room_channels(), 0);
+    }
+
+    #[tokio::test]
+    async fn joining_subscribes_before_the_next_event() {
+        let hub = Hub::new(16);
+        let (reg, mut ctl) = hub.register(1, Scope::AllRooms);
+        hub.publish(vec![Notice::Joined { room_id: 5, user_id: 1 }, event(9, 5)]);
+        let Some(Control::Add(5, mut rx)) = ctl.recv().await else { panic!("no Add") };
+        assert_eq!(rx.recv().await.unwrap().id, 9);
+        hub.publish(vec![Notice::Left { room_id: 5, user_id: 1, last_event_id: 9 }]);
+        assert!(matches!(ctl.recv().await, Some(Control::Remove { room_id: 5, last_event_id: 9 })));
+        assert_eq!(hub.subscriber_count(), 1);
+        drop(reg);
+        assert_eq!(hub.subscriber_count(), 0);
+    }
+}

@@ -1,0 +1,77 @@
+//! Real-time delivery: the per-room broadcast hub, SSE framing and the subscriber loop.
+//!
+//! An event is committed with its row in `chat_events`, framed once as SSE bytes, and
+//! published on its room's `tokio::sync::broadcast` channel while the writer lock is still
+//! held, so channels see events in id order. A per-user control channel carries what
+//! concerns one user rather than one room: added to a room, removed, account disabled.
+
+pub mod hub;
+pub mod sse;
+pub mod subscriber;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+pub use hub::{Hub, Scope};
+pub use subscriber::{CatchUp, CatchUpBatch, Subscriber};
+
+/// One event as it travels to subscribers. `id == 0` marks an ephemeral event (typing),
+/// which has no place in the log and is never replayed.
+#[derive(Debug)]
+pub struct Event {
+    pub id: i64,
+    pub room_id: i64,
+    pub frame: Bytes,
+}
+
+impl Event {
+    pub fn stored(id: i64, room_id: i64, kind: &str, payload: &str) -> Self {
+        Self { id, room_id, frame: sse::frame(Some(id), kind, payload) }
+    }
+
+    pub fn ephemeral(room_id: i64, kind: &str, data: &impl Serialize) -> Self {
+        let payload = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
+        Self { id: 0, room_id, frame: sse::frame(None, kind, &payload) }
+    }
+}
+
+/// What a transaction wants the hub to do once it has committed, in order.
+#[derive(Debug)]
+pub enum Notice {
+    Event(std::sync::Arc<Event>),
+    /// The user's open all-rooms streams start carrying the room (before its next event).
+    Joined {
+        room_id: i64,
+        user_id: i64,
+    },
+    /// The user's streams stop carrying the room after `last_event_id`.
+    Left {
+        room_id: i64,
+        user_id: i64,
+        last_event_id: i64,
+    },
+    /// The user's streams end.
+    UserDisabled {
+        user_id: i64,
+    },
+}
+
+/// Collects the notices of one transaction; published only after commit.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    notices: Vec<Notice>,
+}
+
+impl Outbox {
+    pub fn push(&mut self, notice: Notice) {
+        self.notices.push(notice);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.notices.is_empty()
+    }
+
+    pub fn take(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+}

@@ -1,0 +1,341 @@
+//! One open stream: merges its rooms' channels into one strictly ascending sequence of
+//! events, catches up from the database when it resumes or lags, and keeps the
+//! connection alive with pings.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::future::select_all;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use super::hub::{Control, Registration, RoomReceiver, Scope};
+use super::{sse, Event, Hub};
+
+/// Events read back from the log: their frames, the last id, and whether more follow.
+pub struct CatchUpBatch {
+    pub frames: Vec<Bytes>,
+    pub last_id: Option<i64>,
+    pub more: bool,
+    /// The stream may no longer see what it asked for (removed from its room).
+    pub revoked: bool,
+}
+
+/// Reads the events after an id that the stream's user may see.
+pub type CatchUp = Arc<dyn Fn(i64) -> Pin<Box<dyn Future<Output = Result<CatchUpBatch, ()>> + Send>> + Send + Sync>;
+
+/// A stream that catches up this many times within `LAG_WINDOW` cannot keep up: it is
+/// ended and the client resumes by id.
+const MAX_CATCH_UPS: u32 = 5;
+const LAG_WINDOW: Duration = Duration::from_secs(60);
+/// Bounds one round of draining the channels under a constant stream of events.
+const MAX_PASSES: usize = 32;
+
+pub struct Subscriber {
+    hub: Arc<Hub>,
+    registration: Registration,
+    rooms: Vec<(i64, RoomReceiver)>,
+    control: mpsc::UnboundedReceiver<Control>,
+    shutdown: watch::Receiver<bool>,
+    catch_up: CatchUp,
+    /// The last stored event id written to the stream.
+    last_sent: i64,
+    /// Received but not yet safe to write: an earlier event may still be in flight.
+    pending: Vec<Arc<Event>>,
+    /// Bytes ready to be written (the opening `retry:` line, a `reset`).
+    ready: Option<Bytes>,
+    needs_catch_up: bool,
+    /// Pending events up to this id are complete (see `drain`).
+    complete_through: i64,
+    catch_ups: Vec<Instant>,
+    ping_every: Duration,
+    next_ping: Instant,
+    closed: bool,
+    /// Write what is complete, then end (the stream's only room was left).
+    ending: bool,
+}
+
+impl Subscriber {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        hub: Arc<Hub>,
+        registration: Registration,
+        control: mpsc::UnboundedReceiver<Control>,
+        rooms: Vec<(i64, RoomReceiver)>,
+        catch_up: CatchUp,
+        opening: Bytes,
+        resume_after: Option<i64>,
+        ping_every: Duration,
+    ) -> Self {
+        let shutdown = hub.shutdown_signal();
+        Self {
+            hub,
+            registration,
+            rooms,
+            control,
+            shutdown,
+            catch_up,
+            last_sent: resume_after.unwrap_or(0),
+            pending: Vec::new(),
+            ready: Some(opening),
+            needs_catch_up: resume_after.is_some(),
+            complete_through: 0,
+            catch_ups: Vec::new(),
+            ping_every,
+            next_ping: Instant::now() + ping_every,
+            closed: false,
+            ending: false,
+        }
+    }
+
+    /// Turns the subscriber into the response body.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = Result<Bytes, std::convert::Infallible>> {
+        futures_util::stream::unfold(self, |mut sub| async move {
+            let chunk = sub.next_chunk().await?;
+            Some((Ok(chunk), sub))
+        })
+    }
+
+    /// The next bytes to write, or `None` when the stream ends.
+    pub async fn next_chunk(&mut self) -> Option<Bytes> {
+        loop {
+            if self.closed || *self.shutdown.borrow() {
+                return None;
+            }
+            if let Some(bytes) = self.ready.take() {
+                return Some(self.sent(bytes));
+            }
+            if self.needs_catch_up {
+                match self.run_catch_up().await {
+                    Some(bytes) if bytes.is_empty() => continue,
+                    Some(bytes) => return Some(self.sent(bytes)),
+                    None => return None,
+                }
+            }
+            if let Some(bytes) = self.take_emittable() {
+                return Some(self.sent(bytes));
+            }
+            if self.ending {
+                return None;
+            }
+            self.wait().await;
+            self.drain();
+        }
+    }
+
+    fn sent(&mut self, bytes: Bytes) -> Bytes {
+        self.next_ping = Instant::now() + self.ping_every;
+        bytes
+    }
+
+    /// Waits for a control message, an event, a ping or shutdown.
+    async fn wait(&mut self) {
+        let Self { rooms, control, shutdown, next_ping, .. } = self;
+        let any_room = async {
+            match rooms.len() {
+                0 => std::future::pending().await,
+                1 => (0, rooms[0].1.recv().await),
+                _ => {
+                    let (result, index, rest) = select_all(rooms.iter_mut().map(|(_, rx)| Box::pin(rx.recv()))).await;
+                    drop(rest);
+                    (index, result)
+                }
+            }
+        };
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => self.closed = true,
+            message = control.recv() => match message {
+                Some(message) => self.apply(message),
+                None => self.closed = true,
+            },
+            (index, result) = any_room => self.received(index, result),
+            _ = tokio::time::sleep_until(*next_ping) => {
+                self.ready = Some(sse::ping());
+            }
+        }
+    }
+
+    fn received(&mut self, index: usize, result: Result<Arc<Event>, RecvError>) {
+        match result {
+            Ok(event) => self.pending.push(event),
+            Err(RecvError::Lagged(_)) => self.lagged(),
+            // The channel went away: only when the hub dropped it, which it does not while
+            // we hold a receiver; forget the room.
+            Err(RecvError::Closed) => {
+                self.rooms.swap_remove(index);
+            }
+        }
+    }
+
+    fn take_queued(&mut self, room_id: i64) {
+        let mut lagged = false;
+        if let Some((_, rx)) = self.rooms.iter_mut().find(|(r, _)| *r == room_id) {
+            loop {
+                match rx.try_recv() {
+                    Ok(event) => self.pending.push(event),
+                    Err(TryRecvError::Lagged(_)) => lagged = true,
+                    Err(_) => break,
+                }
+            }
+        }
+        if lagged {
+            self.lagged();
+        }
+    }
+
+    fn lagged(&mut self) {
+        self.hub.stats.lagged.fetch_add(1, Ordering::Relaxed);
+        self.needs_catch_up = true;
+    }
+
+    fn apply(&mut self, message: Control) {
+        match message {
+            Control::Add(room_id, receiver) => {
+                if !self.rooms.iter().any(|(r, _)| *r == room_id) {
+                    self.rooms.push((room_id, receiver));
+                }
+            }
+            Control::Remove { room_id, last_event_id } => {
+                // What the room published before the removal is still queued: keep it.
+                self.take_queued(room_id);
+                if self.registration.scope == Scope::Room(room_id) {
+                    // Keep what was published up to the removal, then end.
+                    self.pending.retain(|e| e.room_id != room_id || e.id <= last_event_id);
+                    self.rooms.clear();
+                    self.complete_through = i64::MAX;
+                    self.ending = true;
+                    return;
+                }
+                self.rooms.retain(|(r, _)| *r != room_id);
+                self.pending.retain(|e| e.room_id != room_id || e.id <= last_event_id);
+                self.hub.release([room_id]);
+            }
+            Control::Close => self.closed = true,
+        }
+    }
+
+    /// Collects whatever is already queued, in passes, until a whole pass finds nothing.
+    /// An event seen in one pass was published after every smaller id, so the next full
+    /// pass sees those: everything up to the largest id known before the last pass is
+    /// complete and may be written in id order.
+    fn drain(&mut self) {
+        let mut passes = 0;
+        loop {
+            let known = self.pending.iter().map(|e| e.id).max().unwrap_or(0);
+            let mut found = false;
+            while let Ok(message) = self.control.try_recv() {
+                self.apply(message);
+                found = true;
+            }
+            let mut lagged = false;
+            for (_, rx) in self.rooms.iter_mut() {
+                loop {
+                    match rx.try_recv() {
+                        Ok(event) => {
+                            self.pending.push(event);
+                            found = true;
+                        }
+                        Err(TryRecvError::Lagged(_)) => lagged = true,
+                        Err(TryRecvError::Empty) | Err(TryRecvError::Closed) => break,
+                    }
+                }
+            }
+            if lagged {
+                self.lagged();
+            }
+            passes += 1;
+            if !found {
+                self.complete_through = i64::MAX;
+                return;
+            }
+            if passes >= MAX_PASSES {
+                self.complete_through = known;
+                return;
+            }
+        }
+    }
+
+    /// Frames of the pending events that are complete, in id order, as one chunk:
+    /// several ready events go out in one write.
+    fn take_emittable(&mut self) -> Option<Bytes> {
+        if self.pending.is_empty() {
+            return None;
+        }
+        self.pending.sort_by_key(|e| e.id);
+        let through = self.complete_through;
+        let mut chunk: Option<Bytes> = None;
+        let mut joined: Option<BytesMut> = None;
+        let mut delivered = 0;
+        let last_sent = &mut self.last_sent;
+        self.pending.retain(|event| {
+            if event.id != 0 && event.id > through {
+                return true;
+            }
+            if event.id != 0 {
+                if event.id <= *last_sent {
+                    return false; // already written (from the catch-up)
+                }
+                *last_sent = event.id;
+            }
+            delivered += 1;
+            match (&mut joined, chunk.take()) {
+                (Some(buf), _) => buf.extend_from_slice(&event.frame),
+                (None, None) => chunk = Some(event.frame.clone()),
+                (None, Some(first)) => {
+                    let mut buf = BytesMut::with_capacity(first.len() + event.frame.len() * 2);
+                    buf.extend_from_slice(&first);
+                    buf.extend_from_slice(&event.frame);
+                    joined = Some(buf);
+                }
+            }
+            false
+        });
+        self.hub.stats.delivered.fetch_add(delivered, Ordering::Relaxed);
+        joined.map(BytesMut::freeze).or(chunk)
+    }
+
+    /// Reads one batch of missed events from the log. `None` ends the stream: the
+    /// subscriber cannot keep up, or may no longer see its room.
+    async fn run_catch_up(&mut self) -> Option<Bytes> {
+        let now = Instant::now();
+        self.catch_ups.retain(|t| now.duration_since(*t) < LAG_WINDOW);
+        self.catch_ups.push(now);
+        if self.catch_ups.len() as u32 > MAX_CATCH_UPS {
+            self.hub.stats.dropped_slow.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.hub.stats.catch_ups.fetch_add(1, Ordering::Relaxed);
+        let batch = (self.catch_up)(self.last_sent).await.ok()?;
+        if batch.revoked {
+            return None;
+        }
+        if batch.more {
+            // A long replay is not lag: do not count its batches against the stream.
+            self.catch_ups.pop();
+        } else {
+            self.needs_catch_up = false;
+        }
+        if let Some(last) = batch.last_id {
+            self.last_sent = self.last_sent.max(last);
+        }
+        self.hub.stats.delivered.fetch_add(batch.frames.len() as u64, Ordering::Relaxed);
+        Some(match batch.frames.len() {
+            0 => Bytes::new(),
+            1 => batch.frames.into_iter().next().unwrap_or_default(),
+            _ => batch.frames.concat().into(),
+        })
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let rooms: Vec<i64> = self.rooms.drain(..).map(|(room_id, _)| room_id).collect();
+        self.hub.release(rooms);
+    }
+}

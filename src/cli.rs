@@ -1,0 +1,164 @@
+//! The command line: `serve` (the default), `migrate`, `user …`, `token create`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::accounts::{self, NewAccount};
+use crate::auth::{secret, TOKEN_PREFIX};
+use crate::config::{Overrides, Settings};
+use crate::domain::Permission;
+use crate::store::{tokens, users, Db};
+
+#[derive(Debug, Parser)]
+#[command(name = "causerie", version, about = "Self-hosted team chat")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct GlobalArgs {
+    /// Address to listen on [env: CAUSERIE_BIND] [default: 127.0.0.1:8080]
+    #[arg(long, global = true)]
+    pub bind: Option<String>,
+    /// sqlite://PATH or postgres://… [env: CAUSERIE_DATABASE_URL] [default: sqlite://causerie.db]
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    /// Where attachments are stored [env: CAUSERIE_UPLOADS_DIR] [default: uploads]
+    #[arg(long, global = true)]
+    pub uploads: Option<PathBuf>,
+    /// A TOML file of settings
+    #[arg(long, global = true, env = "CAUSERIE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Seed demo users, rooms and messages
+    #[arg(long, global = true)]
+    pub demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server (the default)
+    Serve,
+    /// Apply pending database migrations and exit
+    Migrate,
+    /// Manage user accounts
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input
+    Add {
+        name: String,
+        #[arg(long)]
+        display_name: Option<String>,
+        #[arg(long)]
+        admin: bool,
+        /// Comma-separated, e.g. chat.read,chat.create (default: the configured set)
+        #[arg(long)]
+        permissions: Option<String>,
+        /// Read the password from standard input (required)
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// Give permissions to a user
+    Grant {
+        name: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+    /// Take permissions from a user
+    Revoke {
+        name: String,
+        #[arg(required = true)]
+        permissions: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print it alone on standard output
+    Create { name: String },
+}
+
+impl Cli {
+    pub fn settings(&self) -> Result<Settings, String> {
+        let overrides = Overrides {
+            bind: self.global.bind.clone(),
+            database_url: self.global.database.clone(),
+            uploads_dir: self.global.uploads.clone(),
+            demo: self.global.demo.then_some(true),
+        };
+        Settings::load(self.global.config.clone(), &overrides)
+    }
+}
+
+fn parse_permission_args(args: &[String]) -> anyhow::Result<Vec<Permission>> {
+    let mut list = Vec::new();
+    for arg in args {
+        list.extend(Permission::parse_list(arg).map_err(|e| anyhow::anyhow!("{e}"))?);
+    }
+    Ok(list)
+}
+
+fn find_user(db: &Db, name: &str) -> anyhow::Result<crate::store::models::UserRow> {
+    let mut conn = db.get()?;
+    users::by_username(&mut conn, name)?.ok_or_else(|| anyhow::anyhow!("no user named {name}"))
+}
+
+/// Runs a command other than `serve`.
+pub fn run_admin_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    let db = Db::connect(&settings.database(), 2)?;
+    match command {
+        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Migrate => {
+            eprintln!("migrations applied");
+        }
+        Command::User(UserCommand::Add { name, display_name, admin, permissions, password_stdin: _ }) => {
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password)?;
+            let password = password.trim_end_matches(['\n', '\r']);
+            let permissions = match permissions {
+                Some(list) => parse_permission_args(&[list])?,
+                None => settings.default_permission_list(),
+            };
+            let account = NewAccount::parse(&name, password, display_name.as_deref(), admin, permissions)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut conn = db.get()?;
+            let row = accounts::create(&mut conn, &account).map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("created user {} (id {})", row.username, row.id);
+        }
+        Command::User(UserCommand::Grant { name, permissions }) => {
+            let user = find_user(&db, &name)?;
+            let list = parse_permission_args(&permissions)?;
+            let names: Vec<&str> = list.iter().map(|p| p.as_str()).collect();
+            users::grant(&mut *db.get()?, user.id, &names)?;
+            eprintln!("granted {} to {}", names.join(", "), name);
+        }
+        Command::User(UserCommand::Revoke { name, permissions }) => {
+            let user = find_user(&db, &name)?;
+            let list = parse_permission_args(&permissions)?;
+            let names: Vec<&str> = list.iter().map(|p| p.as_str()).collect();
+            users::revoke(&mut *db.get()?, user.id, &names)?;
+            eprintln!("revoked {} from {}", names.join(", "), name);
+        }
+        Command::Token(TokenCommand::Create { name }) => {
+            let user = find_user(&db, &name)?;
+            if user.disabled {
+                anyhow::bail!("user {name} is disabled");
+            }
+            let (token, hash) = secret::generate(TOKEN_PREFIX);
+            tokens::create_api_token(&mut *db.get()?, user.id, "cli", &hash)?;
+            println!("{token}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,286 @@
+//! One typed `Settings`, read from defaults, an optional TOML file, `CAUSERIE_*`
+//! environment variables and command-line flags (later ones win), validated at start.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Permission;
+use crate::store::DatabaseUrl;
+
+/// Every setting; the environment variable is `CAUSERIE_` + the upper-case name.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: String,
+    /// `sqlite://PATH` (default) or `postgres://…`.
+    pub database_url: String,
+    /// Where attachments are stored.
+    pub uploads_dir: PathBuf,
+    /// The static web client.
+    pub web_dir: PathBuf,
+    /// The server's public URL (`https://chat.example.com`), used for the CSRF origin check.
+    pub public_url: Option<String>,
+    /// Mark the session cookie `Secure` (behind HTTPS).
+    pub secure_cookies: bool,
+    /// Password of the `admin` account created on first start.
+    pub admin_password: Option<String>,
+    /// Permissions of new users, comma-separated.
+    pub default_permissions: String,
+    /// Messages per user per minute (0 = off).
+    pub rate_limit_per_minute: u32,
+    /// Failed logins per client address and username per minute before 429.
+    pub login_attempts_per_minute: u32,
+    /// Typing notices per user per minute.
+    pub typing_per_minute: u32,
+    pub db_pool_size: u32,
+    pub session_days: u32,
+    /// Largest JSON body, in bytes.
+    pub max_json_bytes: usize,
+    /// Largest attachment, in bytes.
+    pub max_file_bytes: u64,
+    pub max_files_per_message: usize,
+    /// Largest multipart request, in bytes.
+    pub max_upload_bytes: u64,
+    /// Largest decoded image, in pixels (width x height).
+    pub max_image_pixels: u64,
+    pub sse_ping_seconds: u64,
+    pub sse_retry_ms: u64,
+    /// Events buffered per room channel before a slow stream catches up from the database.
+    pub channel_capacity: usize,
+    /// How long events are kept for resuming streams.
+    pub event_retention_hours: u64,
+    /// `human` or `json`.
+    pub log_format: String,
+    /// A tracing filter, e.g. `info` or `causerie=debug`.
+    pub log_level: String,
+    /// `/metrics` only from loopback addresses.
+    pub metrics_loopback_only: bool,
+    /// When set, `/metrics` wants `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// Seconds that open requests get to finish on shutdown.
+    pub shutdown_timeout_seconds: u64,
+    /// HTTP worker threads (0 = one per core).
+    pub workers: usize,
+    /// Seed demo users, rooms and messages.
+    pub demo: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            database_url: "sqlite://causerie.db".into(),
+            uploads_dir: "uploads".into(),
+            web_dir: "web".into(),
+            public_url: None,
+            secure_cookies: false,
+            admin_password: None,
+            default_permissions: "chat.read,chat.create,chat.update,chat.delete".into(),
+            rate_limit_per_minute: 600,
+            login_attempts_per_minute: 10,
+            typing_per_minute: 60,
+            db_pool_size: 8,
+            session_days: 30,
+            max_json_bytes: 256 * 1024,
+            max_file_bytes: 25 * 1024 * 1024,
+            max_files_per_message: 10,
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_image_pixels: 50_000_000,
+            sse_ping_seconds: 15,
+            sse_retry_ms: 3000,
+            channel_capacity: 1024,
+            event_retention_hours: 24 * 7,
+            log_format: "human".into(),
+            log_level: "info".into(),
+            metrics_loopback_only: false,
+            metrics_token: None,
+            shutdown_timeout_seconds: 10,
+            workers: 0,
+            demo: false,
+        }
+    }
+}
+
+/// Names of the settings, as they appear in the file and (upper-cased) in the environment.
+const KEYS: &[&str] = &[
+    "bind",
+    "database_url",
+    "uploads_dir",
+    "web_dir",
+    "public_url",
+    "secure_cookies",
+    "admin_password",
+    "default_permissions",
+    "rate_limit_per_minute",
+    "login_attempts_per_minute",
+    "typing_per_minute",
+    "db_pool_size",
+    "session_days",
+    "max_json_bytes",
+    "max_file_bytes",
+    "max_files_per_message",
+    "max_upload_bytes",
+    "max_image_pixels",
+    "sse_ping_seconds",
+    "sse_retry_ms",
+    "channel_capacity",
+    "event_retention_hours",
+    "log_format",
+    "log_level",
+    "metrics_loopback_only",
+    "metrics_token",
+    "shutdown_timeout_seconds",
+    "workers",
+    "demo",
+];
+
+/// What the command line sets; `None` leaves the file and environment in charge.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uploads_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demo: Option<bool>,
+}
+
+impl Settings {
+    /// Reads the settings. `config_file` comes from `--config` or `CAUSERIE_CONFIG`.
+    pub fn load(config_file: Option<PathBuf>, overrides: &Overrides) -> Result<Self, String> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = &config_file {
+            if !path.is_file() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed("CAUSERIE_").only(KEYS)).merge(Serialized::defaults(overrides));
+        let settings: Settings = figment.extract().map_err(describe)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let fail =
+            |key: &str, why: String| Err(format!("invalid setting {key} (CAUSERIE_{}): {why}", key.to_uppercase()));
+        if self.bind.to_socket_addrs().map(|mut a| a.next().is_none()).unwrap_or(true) {
+            return fail("bind", format!("expected HOST:PORT, got {:?}", self.bind));
+        }
+        if let Err(why) = DatabaseUrl::parse(&self.database_url) {
+            return fail("database_url", why);
+        }
+        if let Err(why) = Permission::parse_list(&self.default_permissions) {
+            return fail("default_permissions", why.0);
+        }
+        if !matches!(self.log_format.as_str(), "human" | "json") {
+            return fail("log_format", format!("expected human or json, got {:?}", self.log_format));
+        }
+        if let Some(url) = &self.public_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return fail("public_url", format!("expected http(s)://HOST[:PORT], got {url:?}"));
+            }
+        }
+        let positive = [
+            ("db_pool_size", self.db_pool_size as u64),
+            ("session_days", self.session_days as u64),
+            ("max_json_bytes", self.max_json_bytes as u64),
+            ("max_file_bytes", self.max_file_bytes),
+            ("max_files_per_message", self.max_files_per_message as u64),
+            ("max_upload_bytes", self.max_upload_bytes),
+            ("max_image_pixels", self.max_image_pixels),
+            ("sse_ping_seconds", self.sse_ping_seconds),
+            ("channel_capacity", self.channel_capacity as u64),
+            ("event_retention_hours", self.event_retention_hours),
+            ("typing_per_minute", self.typing_per_minute as u64),
+            ("login_attempts_per_minute", self.login_attempts_per_minute as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return fail(key, "must be greater than 0".into());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn database(&self) -> DatabaseUrl {
+        // Validated in `load`; a default keeps hand-built settings (tests) usable.
+        DatabaseUrl::parse(&self.database_url)
+            .unwrap_or(DatabaseUrl { backend: crate::store::Backend::Sqlite, target: "causerie.db".into() })
+    }
+
+    pub fn default_permission_list(&self) -> Vec<Permission> {
+        Permission::parse_list(&self.default_permissions).unwrap_or_default()
+    }
+
+    pub fn bind_addr(&self) -> Option<SocketAddr> {
+        self.bind.to_socket_addrs().ok()?.next()
+    }
+
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_secs(self.sse_ping_seconds)
+    }
+}
+
+/// One line naming the setting, whatever figment found wrong.
+fn describe(error: figment::Error) -> String {
+    let key = error.path.join(".");
+    let source = match &error.metadata {
+        Some(meta) if meta.name.contains("environment") => format!(" (CAUSERIE_{})", key.to_uppercase()),
+        Some(meta) => {
+            format!(" (from {})", meta.source.as_ref().map(|s| s.to_string()).unwrap_or(meta.name.to_string()))
+        }
+        None => String::new(),
+    };
+    if key.is_empty() {
+        format!("invalid settings: {}", error.kind)
+    } else {
+        format!("invalid setting {key}{source}: {}", error.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::default();
+        assert!(s.validate().is_ok());
+        assert_eq!(s.default_permission_list().len(), 4);
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let s = Settings { log_format: "xml".into(), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("log_format"));
+        let s = Settings { database_url: "mysql://x".into(), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("CAUSERIE_DATABASE_URL"));
+        let s = Settings { default_permissions: "chat.fly".into(), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("default_permissions"));
+    }
+
+    #[test]
+    fn files_and_overrides_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nrate_limit_per_minute = 5\n").unwrap();
+        let overrides = Overrides { bind: Some("127.0.0.1:7777".into()), ..Overrides::default() };
+        let s = Settings::load(Some(path.clone()), &overrides).unwrap();
+        assert_eq!(s.bind, "127.0.0.1:7777");
+        assert_eq!(s.rate_limit_per_minute, 5);
+        std::fs::write(&path, "rate_limit_per_minute = \"lots\"\n").unwrap();
+        let err = Settings::load(Some(path.clone()), &Overrides::default()).unwrap_err();
+        assert!(err.contains("rate_limit_per_minute"), "{err}");
+        std::fs::write(&path, "colour = 1\n").unwrap();
+        assert!(Settings::load(Some(path), &Overrides::default()).unwrap_err().contains("colour"));
+    }
+}

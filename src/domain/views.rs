@@ -1,0 +1,141 @@
+//! The JSON shapes of the contract (API.md), shared by responses and stream events.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    /// Only on `/me` and the admin endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub permissions: Option<Vec<String>>,
+    /// Only on the admin endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Member {
+    pub user_id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: String,
+    pub last_read_at: Option<String>,
+    pub is_muted: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Room {
+    pub id: i64,
+    /// For a direct room, the other member's display name.
+    pub name: String,
+    pub room_type: String,
+    pub created_by_id: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The caller's fields; absent in `room_updated` events, which every member receives.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub my_role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_muted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<i64>,
+    pub last_message: Option<Message>,
+    pub member_count: i64,
+    /// Only on `GET /rooms/{id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<Member>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReplyTo {
+    pub id: i64,
+    pub sender_name: String,
+    pub excerpt: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Attachment {
+    pub id: i64,
+    pub message_id: i64,
+    pub file_name: String,
+    pub file_size: i64,
+    pub file_type: String,
+    pub file_extension: String,
+    pub url: String,
+    pub thumbnail_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Message {
+    pub id: i64,
+    pub room_id: i64,
+    pub sender_id: i64,
+    pub sender_name: String,
+    pub content: String,
+    pub message_type: String,
+    pub reply_to_id: Option<i64>,
+    pub reply_to: Option<ReplyTo>,
+    pub is_edited: bool,
+    pub is_deleted: bool,
+    pub created_at: String,
+    pub edited_at: Option<String>,
+    pub attachments: Vec<Attachment>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Receipt {
+    pub user_id: i64,
+    pub display_name: String,
+    pub read_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MessageDeleted {
+    pub id: i64,
+    pub room_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReadMarked {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub message_id: i64,
+    pub read_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberChanged {
+    pub room_id: i64,
+    pub member: Member,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Typing {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CreatedToken {
+    pub id: i64,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: i64,
+    pub name: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}

@@ -1,0 +1,121 @@
+//! Prometheus metrics: requests by route and status, latency, DB pool, streams and events.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::web;
+use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+
+use crate::broker::Hub;
+use crate::store::Db;
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("causerie_http_requests_total", "HTTP requests by route, method and status"),
+            &["route", "method", "status"],
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let latency = HistogramVec::new(
+            HistogramOpts::new("causerie_http_request_duration_seconds", "Time to the response head, by route")
+                .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            &["route"],
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let _ = registry.register(Box::new(requests.clone()));
+        let _ = registry.register(Box::new(latency.clone()));
+        Self { registry, requests, latency }
+    }
+
+    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+        self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
+        self.latency.with_label_values(&[route]).observe(seconds);
+    }
+
+    /// The text exposition: registered metrics plus gauges read now.
+    pub fn render(&self, db: &Db, hub: &Hub) -> String {
+        let mut out = Vec::new();
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        let mut text = String::from_utf8(out).unwrap_or_default();
+        let (connections, idle) = db.pool_state();
+        let stats = &hub.stats;
+        let gauges: [(&str, &str, &str, u64); 9] = [
+            ("causerie_db_pool_connections", "gauge", "Open database connections", connections as u64),
+            ("causerie_db_pool_idle", "gauge", "Idle database connections", idle as u64),
+            (
+                "causerie_sse_subscribers",
+                "gauge",
+                "Open event streams",
+                stats.subscribers.load(Ordering::Relaxed).max(0) as u64,
+            ),
+            ("causerie_sse_room_channels", "gauge", "Room channels with listeners", hub.room_channels() as u64),
+            (
+                "causerie_events_published_total",
+                "counter",
+                "Events published to the hub",
+                stats.published.load(Ordering::Relaxed),
+            ),
+            (
+                "causerie_events_delivered_total",
+                "counter",
+                "Events written to streams",
+                stats.delivered.load(Ordering::Relaxed),
+            ),
+            (
+                "causerie_sse_lagged_total",
+                "counter",
+                "Times a stream fell behind its channel",
+                stats.lagged.load(Ordering::Relaxed),
+            ),
+            (
+                "causerie_sse_catch_ups_total",
+                "counter",
+                "Catch-up reads from the event log",
+                stats.catch_ups.load(Ordering::Relaxed),
+            ),
+            (
+                "causerie_sse_dropped_slow_total",
+                "counter",
+                "Streams ended for not keeping up",
+                stats.dropped_slow.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in gauges {
+            text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        text
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Middleware: counts every request by its route pattern (never the raw path, which would
+/// make one series per id).
+pub async fn track(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().to_string();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+        metrics.observe(&route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
+    }
+    Ok(response)
+}

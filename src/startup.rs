@@ -1,0 +1,182 @@
+//! Builds the application from `Settings` on any port; the tests start this very server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress};
+use actix_web::{web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::accounts::{self, NewAccount};
+use crate::auth::limits::Limits;
+use crate::auth::secret;
+use crate::broker::Hub;
+use crate::config::Settings;
+use crate::metrics::{self, Metrics};
+use crate::store::{events, now_micros, users, Db};
+
+/// What every request can reach.
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub limits: Limits,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    /// Connects the database (migrating it), creates the first admin if there is no
+    /// user, seeds demo data when asked, and binds the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let database = settings.database();
+        let pool_size = settings.db_pool_size;
+        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size)).await??;
+        let boot = (db.clone(), settings.clone());
+        tokio::task::spawn_blocking(move || bootstrap(&boot.0, &boot.1)).await??;
+        if settings.demo {
+            let seed = db.clone();
+            tokio::task::spawn_blocking(move || crate::demo::seed(&seed)).await??;
+        }
+        let listener = TcpListener::bind(&settings.bind)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {} (CAUSERIE_BIND): {e}", settings.bind))?;
+        let port = listener.local_addr()?.port();
+        let state = web::Data::new(AppState {
+            limits: Limits::new(
+                settings.rate_limit_per_minute,
+                settings.typing_per_minute,
+                settings.login_attempts_per_minute,
+            ),
+            hub: Hub::new(settings.channel_capacity),
+            settings: Arc::new(settings),
+            db,
+        });
+        let server = serve(listener, state.clone())?;
+        spawn_housekeeping(state.clone());
+        Ok(Self { port, server, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// Serves until the server stops; SIGTERM or Ctrl-C ends the streams first, so that
+    /// clients reconnect elsewhere, then lets open requests finish.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let hub = self.state.hub.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            hub.shutdown();
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+
+    /// The server future alone (tests spawn it).
+    pub fn into_server(self) -> Server {
+        self.server
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+    let metrics = web::Data::new(Metrics::new());
+    let settings = state.settings.clone();
+    let mut server = HttpServer::new(move || {
+        let mut app = App::new()
+            .wrap(Compress::default())
+            .wrap(from_fn(metrics::track))
+            .wrap(TracingLogger::default())
+            .app_data(state.clone())
+            .app_data(metrics.clone())
+            .app_data(web::PayloadConfig::new(state.settings.max_json_bytes))
+            .configure(crate::api::configure);
+        if state.settings.web_dir.is_dir() {
+            app = app.service(actix_files::Files::new("/", &state.settings.web_dir).index_file("index.html"));
+        }
+        app
+    })
+    .disable_signals()
+    .shutdown_timeout(settings.shutdown_timeout_seconds)
+    .listen(listener)?;
+    if settings.workers > 0 {
+        server = server.workers(settings.workers);
+    }
+    Ok(server.run())
+}
+
+/// Creates `admin` when the database has no user: with `CAUSERIE_ADMIN_PASSWORD`, or a
+/// random password written once to the log.
+fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    let mut conn = db.get()?;
+    if users::count(&mut conn)? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &settings.admin_password {
+        Some(p) => (p.clone(), false),
+        None => (secret::password(), true),
+    };
+    let account =
+        NewAccount::parse("admin", &password, Some("Administrator"), true, crate::domain::Permission::ALL.to_vec())
+            .map_err(|e| anyhow::anyhow!("invalid setting admin_password (CAUSERIE_ADMIN_PASSWORD): {e}"))?;
+    accounts::create(&mut conn, &account).map_err(|e| anyhow::anyhow!("creating the admin account: {e:?}"))?;
+    if generated {
+        tracing::warn!(username = "admin", password = %password, "created the first account; change its password");
+    } else {
+        tracing::info!(username = "admin", "created the first account");
+    }
+    Ok(())
+}
+
+/// Hourly: drop events past retention (streams resuming from before get `reset`).
+fn spawn_housekeeping(state: web::Data<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let retention = state.settings.event_retention_hours as i64 * 3600 * 1_000_000;
+            let db = state.db.clone();
+            let result = db
+                .run(move |conn| events::prune(conn, now_micros() - retention).map_err(crate::error::ApiError::from))
+                .await;
+            match result {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "pruned old events"),
+                Err(error) => tracing::warn!(?error, "pruning events failed"),
+            }
+        }
+    });
+}

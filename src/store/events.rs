@@ -1,0 +1,85 @@
+//! The event log (`chat_events`): appended in the transaction of each change, read back
+//! to catch up a stream.
+
+use std::sync::Arc;
+
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::models::EventRow;
+use super::schema::{chat_event_counter, chat_events, chat_room_members};
+use super::{now_micros, DbConn, QueryError, QueryResult};
+use crate::broker::{Event, Notice, Outbox};
+
+/// Appends an event and queues it for publishing after commit. The id comes from the one
+/// counter row: its row lock orders concurrent writers, so ids commit in id order.
+pub fn record(
+    conn: &mut DbConn,
+    outbox: &mut Outbox,
+    room_id: i64,
+    kind: &str,
+    payload: &impl Serialize,
+    target_user_id: Option<i64>,
+) -> QueryResult<i64> {
+    let id: i64 = diesel::update(chat_event_counter::table)
+        .set(chat_event_counter::last_id.eq(chat_event_counter::last_id + 1))
+        .returning(chat_event_counter::last_id)
+        .get_result(conn)?;
+    let payload = serde_json::to_string(payload).map_err(|e| QueryError::SerializationError(Box::new(e)))?;
+    diesel::insert_into(chat_events::table)
+        .values((
+            chat_events::id.eq(id),
+            chat_events::room_id.eq(room_id),
+            chat_events::kind.eq(kind),
+            chat_events::payload.eq(&payload),
+            chat_events::target_user_id.eq(target_user_id),
+            chat_events::created_at.eq(now_micros()),
+        ))
+        .execute(conn)?;
+    outbox.push(Notice::Event(Arc::new(Event::stored(id, room_id, kind, &payload))));
+    Ok(id)
+}
+
+/// `(pruned_through, last_id)`: a stream may resume from any id in between.
+pub fn bounds(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
+    chat_event_counter::table.select((chat_event_counter::pruned_through, chat_event_counter::last_id)).first(conn)
+}
+
+/// The events after `after_id` that `user_id` may see: those of the rooms they are a
+/// member of (or of `room_id` alone), and those addressed to them (their own removal).
+pub fn visible_after(
+    conn: &mut DbConn,
+    user_id: i64,
+    room_id: Option<i64>,
+    after_id: i64,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let my_rooms =
+        chat_room_members::table.filter(chat_room_members::user_id.eq(user_id)).select(chat_room_members::room_id);
+    let mut query = chat_events::table
+        .filter(chat_events::id.gt(after_id))
+        .filter(chat_events::room_id.eq_any(my_rooms).or(chat_events::target_user_id.eq(user_id)))
+        .order(chat_events::id.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .into_boxed();
+    if let Some(room_id) = room_id {
+        query = query.filter(chat_events::room_id.eq(room_id));
+    }
+    query.load(conn)
+}
+
+/// Removes events older than `before_micros`; streams resuming from before them get
+/// `reset`. Returns how many were removed.
+pub fn prune(conn: &mut DbConn, before_micros: i64) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        let newest_old: Option<i64> = chat_events::table
+            .filter(chat_events::created_at.lt(before_micros))
+            .select(diesel::dsl::max(chat_events::id))
+            .first(conn)?;
+        let Some(through) = newest_old else { return Ok(0) };
+        let removed = diesel::delete(chat_events::table.filter(chat_events::id.le(through))).execute(conn)?;
+        diesel::update(chat_event_counter::table).set(chat_event_counter::pruned_through.eq(through)).execute(conn)?;
+        Ok(removed)
+    })
+}

@@ -1,0 +1,260 @@
+//! The only code that speaks SQL. Plain functions take the connection first and return
+//! `QueryResult`; `Db` runs them on the blocking pool, never on the async reactor.
+//!
+//! Error policy: store functions return `QueryResult`; handlers turn them into `ApiError`
+//! (`NotFound` -> 404, unique violation -> 409, pool timeout -> 503, anything else -> 500
+//! logged with its cause); start-up and the CLI use `anyhow`.
+
+pub mod attachments;
+pub mod events;
+pub mod messages;
+pub mod models;
+pub mod reads;
+pub mod rooms;
+pub mod schema;
+pub mod tokens;
+pub mod users;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use tracing::Instrument;
+
+pub use diesel::result::Error as QueryError;
+pub type QueryResult<T> = Result<T, QueryError>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection type over both backends. SQLite stays last: `establish` tries the
+/// variants in order and SQLite accepts any path (we connect through `DbManager` anyway).
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Where the database lives, parsed from `CAUSERIE_DATABASE_URL`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// What the backend's driver takes: a libpq URL or an SQLite file path.
+    pub target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self { backend: Backend::Postgres, target: url.to_owned() });
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| format!("expected sqlite://PATH or postgres://…, got {url:?}"))?;
+        if path.is_empty() {
+            return Err("the SQLite path is empty".into());
+        }
+        Ok(Self { backend: Backend::Sqlite, target: path.to_owned() })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("no database connection available")]
+    Pool(#[from] r2d2::PoolError),
+    #[error("database task failed")]
+    Task,
+}
+
+/// Opens connections of the configured backend and prepares every SQLite connection.
+pub struct DbManager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for DbManager {
+    type Connection = DbConn;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, r2d2::Error> {
+        match self.url.backend {
+            Backend::Postgres => {
+                PgConnection::establish(&self.url.target).map(DbConn::Pg).map_err(r2d2::Error::ConnectionError)
+            }
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
+                // busy_timeout first, so the others wait for a busy database instead of failing.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+pub type DbPool = Pool<DbManager>;
+
+/// The database handle shared by every request: a pool plus the writer lock.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+    backend: Backend,
+    /// Transactions that write take this lock, so that (a) SQLite never sees two writers
+    /// racing to upgrade their locks, and (b) events commit and are published in id order.
+    write_lock: Arc<Mutex<()>>,
+}
+
+impl Db {
+    /// Connects, prepares the database (WAL on SQLite) and applies pending migrations.
+    pub fn connect(url: &DatabaseUrl, pool_size: u32) -> anyhow::Result<Self> {
+        if url.backend == Backend::Sqlite {
+            if let Some(parent) = std::path::Path::new(&url.target).parent() {
+                if !parent.as_os_str().is_empty() {
+                    std::fs::create_dir_all(parent)?;
+                }
+            }
+            // Once, before the pool exists: switching journal modes from several pooled
+            // connections at once races and fails with "database is locked".
+            let mut conn = SqliteConnection::establish(&url.target)?;
+            conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+        }
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .build(DbManager { url: url.clone() })?;
+        let db = Self { pool, backend: url.backend, write_lock: Arc::new(Mutex::new(())) };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    fn migrate(&self) -> anyhow::Result<()> {
+        let mut conn = self.pool.get()?;
+        let result = match &mut *conn {
+            DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+            DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+    }
+
+    /// True when the database answers and no migration is pending.
+    pub fn is_ready(&self) -> bool {
+        let Ok(mut conn) = self.pool.get() else { return false };
+        match &mut *conn {
+            DbConn::Pg(c) => c.has_pending_migration(POSTGRES_MIGRATIONS).map(|p| !p).unwrap_or(false),
+            DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS).map(|p| !p).unwrap_or(false),
+        }
+    }
+
+    /// A connection for synchronous callers (the CLI, start-up).
+    pub fn get(&self) -> Result<PooledConnection<DbManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool, in the caller's span.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || {
+            let _entered = span.enter();
+            let mut conn = pool.get().map_err(DbError::from)?;
+            f(&mut conn)
+        })
+        .in_current_span()
+        .await
+        .map_err(|_| E::from(DbError::Task))?
+    }
+
+    /// Runs `f` inside one transaction under the writer lock; `after_commit` runs while the
+    /// lock is still held, so whatever it publishes goes out in commit order.
+    pub async fn write<T, E, F, A>(&self, f: F, after_commit: A) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+        A: FnOnce(&mut T) + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + From<QueryError> + Send + 'static,
+    {
+        let lock = self.write_lock.clone();
+        self.run(move |conn| {
+            // A poisoned lock only means another writer panicked; the data it guards is ().
+            let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let mut out = conn.transaction(f)?;
+            after_commit(&mut out);
+            Ok(out)
+        })
+        .await
+    }
+}
+
+/// Microseconds since the Unix epoch: how every time is stored.
+pub fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern that uses `\` as its escape character.
+pub fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for ch in text.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_select_the_backend() {
+        let sqlite = DatabaseUrl::parse("sqlite://causerie.db").unwrap();
+        assert_eq!(sqlite.backend, Backend::Sqlite);
+        assert_eq!(sqlite.target, "causerie.db");
+        let abs = DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap();
+        assert_eq!(abs.target, "/tmp/x.db");
+        let pg = DatabaseUrl::parse("postgres://u@localhost/db").unwrap();
+        assert_eq!(pg.backend, Backend::Postgres);
+        assert!(DatabaseUrl::parse("mysql://x").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn like_patterns_are_escaped() {
+        assert_eq!(like_escape("a%b_c\\"), "a\\%b\\_c\\\\");
+    }
+}

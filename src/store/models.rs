@@ -1,0 +1,151 @@
+//! Row structs (`Selectable`) apart from what is inserted (`Insertable`) and changed
+//! (`AsChangeset`).
+
+use diesel::prelude::*;
+
+use super::schema::*;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    pub username: &'a str,
+    pub display_name: &'a str,
+    pub password_hash: &'a str,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub display_name: Option<String>,
+    pub password_hash: Option<String>,
+    pub is_admin: Option<bool>,
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = chat_rooms)]
+pub struct RoomRow {
+    pub id: i64,
+    pub name: String,
+    pub room_type: String,
+    pub created_by_id: i64,
+    pub direct_key: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_activity_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_rooms)]
+pub struct NewRoom<'a> {
+    pub name: &'a str,
+    pub room_type: &'a str,
+    pub created_by_id: i64,
+    pub direct_key: Option<&'a str>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_activity_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chat_room_members)]
+pub struct MemberRow {
+    pub id: i64,
+    pub room_id: i64,
+    pub user_id: i64,
+    pub role: String,
+    pub joined_at: i64,
+    pub last_read_at: Option<i64>,
+    pub last_read_message_id: i64,
+    pub is_muted: bool,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_room_members)]
+pub struct NewMember<'a> {
+    pub room_id: i64,
+    pub user_id: i64,
+    pub role: &'a str,
+    pub joined_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chat_messages)]
+pub struct MessageRow {
+    pub id: i64,
+    pub room_id: i64,
+    pub sender_id: i64,
+    pub content: String,
+    pub message_type: String,
+    pub reply_to_id: Option<i64>,
+    pub is_edited: bool,
+    pub is_deleted: bool,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_messages)]
+pub struct NewMessage<'a> {
+    pub room_id: i64,
+    pub sender_id: i64,
+    pub content: &'a str,
+    pub message_type: &'a str,
+    pub reply_to_id: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chat_attachments)]
+pub struct AttachmentRow {
+    pub id: i64,
+    pub message_id: i64,
+    pub room_id: i64,
+    pub file_name: String,
+    pub stored_name: String,
+    pub file_size: i64,
+    pub file_type: String,
+    pub file_extension: String,
+    pub thumbnail_name: Option<String>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = chat_attachments)]
+pub struct NewAttachment<'a> {
+    pub message_id: i64,
+    pub room_id: i64,
+    pub file_name: &'a str,
+    pub stored_name: &'a str,
+    pub file_size: i64,
+    pub file_type: &'a str,
+    pub file_extension: &'a str,
+    pub thumbnail_name: Option<&'a str>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = chat_events)]
+pub struct EventRow {
+    pub id: i64,
+    pub room_id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub target_user_id: Option<i64>,
+    pub created_at: i64,
+}

@@ -1,0 +1,87 @@
+//! Browser sessions and API tokens. Both are random secrets of which only a SHA-256
+//! hash is stored.
+
+use diesel::prelude::*;
+
+use super::models::UserRow;
+use super::schema::{api_tokens, sessions, users};
+use super::{now_micros, DbConn, QueryResult};
+
+pub fn create_session(conn: &mut DbConn, user_id: i64, token_hash: &str, expires_at: i64) -> QueryResult<()> {
+    diesel::insert_into(sessions::table)
+        .values((
+            sessions::user_id.eq(user_id),
+            sessions::token_hash.eq(token_hash),
+            sessions::created_at.eq(now_micros()),
+            sessions::expires_at.eq(expires_at),
+        ))
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// The enabled user of an unexpired session.
+pub fn session_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<UserRow>> {
+    sessions::table
+        .inner_join(users::table)
+        .filter(sessions::token_hash.eq(token_hash))
+        .filter(sessions::expires_at.gt(now_micros()))
+        .filter(users::disabled.eq(false))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn delete_session(conn: &mut DbConn, token_hash: &str) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash))).execute(conn).map(|_| ())
+}
+
+/// Ends every session of a user, and removes expired sessions of everybody.
+pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<()> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id).or(sessions::expires_at.le(now_micros()))))
+        .execute(conn)
+        .map(|_| ())
+}
+
+pub fn create_api_token(conn: &mut DbConn, user_id: i64, name: &str, token_hash: &str) -> QueryResult<i64> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::user_id.eq(user_id),
+            api_tokens::name.eq(name),
+            api_tokens::token_hash.eq(token_hash),
+            api_tokens::created_at.eq(now_micros()),
+        ))
+        .returning(api_tokens::id)
+        .get_result(conn)
+}
+
+pub fn token_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<UserRow>> {
+    api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::token_hash.eq(token_hash))
+        .filter(users::disabled.eq(false))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// `(id, name, created_at, last_used_at)` of a token.
+pub type TokenRow = (i64, String, i64, Option<i64>);
+
+pub fn list_api_tokens(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<TokenRow>> {
+    api_tokens::table
+        .filter(api_tokens::user_id.eq(user_id))
+        .order(api_tokens::id.asc())
+        .select((api_tokens::id, api_tokens::name, api_tokens::created_at, api_tokens::last_used_at))
+        .load(conn)
+}
+
+/// True when the token existed and belonged to the user.
+pub fn revoke_api_token(conn: &mut DbConn, user_id: i64, token_id: i64) -> QueryResult<bool> {
+    diesel::delete(api_tokens::table.filter(api_tokens::id.eq(token_id)).filter(api_tokens::user_id.eq(user_id)))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
+pub fn delete_api_tokens_of(conn: &mut DbConn, user_id: i64) -> QueryResult<()> {
+    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn).map(|_| ())
+}

@@ -1,0 +1,99 @@
+//! User accounts and their global permissions.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+
+use super::models::{NewUser, UserChanges, UserRow};
+use super::schema::{user_permissions, users};
+use super::{like_escape, DbConn, QueryResult};
+
+diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
+
+pub fn insert(conn: &mut DbConn, user: &NewUser<'_>, permissions: &[&str]) -> QueryResult<UserRow> {
+    let row: UserRow = diesel::insert_into(users::table).values(user).returning(users::all_columns).get_result(conn)?;
+    set_permissions(conn, row.id, permissions)?;
+    Ok(row)
+}
+
+pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<UserRow> {
+    users::table.find(id).select(UserRow::as_select()).first(conn)
+}
+
+pub fn by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
+    users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn).optional()
+}
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+/// Enabled users whose username or display name contains `q` (any case).
+pub fn search(conn: &mut DbConn, q: &str, limit: i64) -> QueryResult<Vec<UserRow>> {
+    let pattern = format!("%{}%", like_escape(&q.to_lowercase()));
+    users::table
+        .filter(users::disabled.eq(false))
+        .filter(users::username.like(&pattern).escape('\\').or(lower(users::display_name).like(&pattern).escape('\\')))
+        .order(users::username.asc())
+        .limit(limit)
+        .select(UserRow::as_select())
+        .load(conn)
+}
+
+pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<UserRow> {
+    if changes.display_name.is_none()
+        && changes.password_hash.is_none()
+        && changes.is_admin.is_none()
+        && changes.disabled.is_none()
+    {
+        return by_id(conn, id);
+    }
+    diesel::update(users::table.find(id)).set(changes).returning(users::all_columns).get_result(conn)
+}
+
+pub fn permissions(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<String>> {
+    user_permissions::table
+        .filter(user_permissions::user_id.eq(user_id))
+        .order(user_permissions::permission.asc())
+        .select(user_permissions::permission)
+        .load(conn)
+}
+
+pub fn set_permissions(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
+    diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id))).execute(conn)?;
+    grant(conn, user_id, permissions)
+}
+
+pub fn grant(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
+    let held = self::permissions(conn, user_id)?;
+    for permission in permissions {
+        if !held.iter().any(|h| h == permission) {
+            diesel::insert_into(user_permissions::table)
+                .values((user_permissions::user_id.eq(user_id), user_permissions::permission.eq(*permission)))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn revoke(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
+    diesel::delete(
+        user_permissions::table
+            .filter(user_permissions::user_id.eq(user_id))
+            .filter(user_permissions::permission.eq_any(permissions)),
+    )
+    .execute(conn)
+    .map(|_| ())
+}
+
+/// `id -> (username, display_name)` for the given users.
+pub fn names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, (String, String)>> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<(i64, String, String)> = users::table
+        .filter(users::id.eq_any(&ids))
+        .select((users::id, users::username, users::display_name))
+        .load(conn)?;
+    Ok(rows.into_iter().map(|(id, u, d)| (id, (u, d))).collect())
+}

@@ -1,0 +1,14 @@
+//! Logging: human-readable or JSON lines, to the sink the caller chooses.
+
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+/// Installs the global subscriber; a second call (tests) leaves the first in place.
+pub fn init<W>(format: &str, level: &str, sink: W)
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(sink);
+    let _ = if format == "json" { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+}

@@ -1,0 +1,71 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = c.get(format!("{}/readyz", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    app.admin.get("/rooms").await;
+    let text = c.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        text.contains("causerie_http_requests_total{method=\"GET\",route=\"/chat/api/rooms\",status=\"200\"}"),
+        "{text}"
+    );
+    assert!(text.contains("causerie_http_request_duration_seconds_bucket"));
+    assert!(text.contains("causerie_db_pool_connections"));
+    assert!(text.contains("causerie_sse_subscribers 0"));
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_token() {
+    let app = spawn_app_with(|s| s.metrics_token = Some("s3cret".into())).await;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{}/metrics", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = c.get(format!("{}/metrics", app.address)).bearer_auth("s3cret").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn json_is_compressed_when_the_client_accepts_it() {
+    let app = spawn_app().await;
+    let room = app.admin.create_room("group", "Zip", &[]).await;
+    for i in 0..20 {
+        app.admin.send(room, &format!("a fairly repetitive message number {i}")).await;
+    }
+    let r = app
+        .admin
+        .client
+        .get(app.admin.url(&format!("/rooms/{room}/messages")))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers().get("content-encoding").unwrap(), "gzip");
+}
+
+#[tokio::test]
+async fn the_openapi_description_covers_every_route() {
+    let app = spawn_app().await;
+    let doc: Value =
+        reqwest::get(format!("{}/chat/api/openapi.json", app.address)).await.unwrap().json().await.unwrap();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/chat/api/auth/login",
+        "/chat/api/rooms",
+        "/chat/api/rooms/{id}/messages",
+        "/chat/api/messages/{id}",
+        "/chat/api/stream",
+        "/chat/api/attachments/{id}",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"]["Message"].is_object());
+}

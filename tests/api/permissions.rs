@@ -1,0 +1,157 @@
+//! Every row of the contract's permission matrix, allowed and refused.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::*;
+
+const ALL: &[&str] = &["chat.read", "chat.create", "chat.update", "chat.delete", "chat.manage_rooms"];
+
+fn without(p: &str) -> Vec<&'static str> {
+    ALL.iter().copied().filter(|x| *x != p).collect()
+}
+
+#[tokio::test]
+async fn each_global_permission_gates_its_actions() {
+    let app = spawn_app().await;
+    let no_read = app.user_with("noread", Some(&without("chat.read"))).await;
+    let no_create = app.user_with("nocreate", Some(&without("chat.create"))).await;
+    let no_update = app.user_with("noupdate", Some(&without("chat.update"))).await;
+    let no_delete = app.user_with("nodelete", Some(&without("chat.delete"))).await;
+    let no_manage = app.user_with("nomanage", Some(&without("chat.manage_rooms"))).await;
+    let full = app.user_with("full", Some(ALL)).await;
+    let everyone = [&no_read, &no_create, &no_update, &no_delete, &no_manage, &full];
+    let room = app.admin.create_room("group", "Matrix", &everyone).await;
+    for user in everyone {
+        app.admin.patch(&format!("/rooms/{room}/members/{}", user.id), &json!({"role": "admin"})).await;
+    }
+    let channel = app.admin.create_room("channel", "Open", &[]).await;
+
+    // chat.read: list rooms, read messages, open the stream, join a channel, download.
+    assert_error(no_read.get("/rooms").await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(no_read.get(&format!("/rooms/{room}/messages")).await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(no_read.get("/stream").await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(no_read.post(&format!("/rooms/{channel}/join"), &json!({})).await, StatusCode::FORBIDDEN, "forbidden")
+        .await;
+    assert_eq!(full.get("/rooms").await.status(), StatusCode::OK);
+    assert_eq!(full.get(&format!("/rooms/{room}/messages")).await.status(), StatusCode::OK);
+    assert_eq!(full.post(&format!("/rooms/{channel}/join"), &json!({})).await.status(), StatusCode::OK);
+
+    // chat.create: send, open a direct conversation.
+    let r = no_create.post("/messages", &json!({"room_id": room, "content": "hi"})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = no_create.post("/rooms", &json!({"room_type": "direct", "member_ids": [full.id]})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = full.post("/rooms", &json!({"room_type": "direct", "member_ids": [no_create.id]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // chat.update: edit (own messages only).
+    let own = no_update.send(room, "mine").await;
+    let r = no_update.patch(&format!("/messages/{}", own["id"]), &json!({"content": "edit"})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let own = full.send(room, "mine").await;
+    assert_eq!(
+        full.patch(&format!("/messages/{}", own["id"]), &json!({"content": "edit"})).await.status(),
+        StatusCode::OK
+    );
+
+    // chat.delete: delete (own, or as room admin/moderator).
+    let r = no_delete.delete(&format!("/messages/{}", own["id"])).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let theirs = no_delete.send(room, "theirs").await;
+    assert_eq!(full.delete(&format!("/messages/{}", theirs["id"])).await.status(), StatusCode::NO_CONTENT);
+
+    // chat.manage_rooms: create groups and channels; rename, add/remove members, roles.
+    let r = no_manage.post("/rooms", &json!({"room_type": "group", "name": "x", "member_ids": []})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = no_manage.post("/rooms", &json!({"room_type": "channel", "name": "x", "member_ids": []})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        no_manage.patch(&format!("/rooms/{room}"), &json!({"name": "y"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let r = no_manage.delete(&format!("/rooms/{room}/members/{}", no_read.id)).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = no_manage.patch(&format!("/rooms/{room}/members/{}", no_read.id), &json!({"role": "member"})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(full.patch(&format!("/rooms/{room}"), &json!({"name": "Renamed"})).await.status(), StatusCode::OK);
+    assert!(full.create_room("group", "Mine", &[]).await > 0);
+
+    // Own membership needs no global permission: mute, mark read, leave.
+    let last = full.send(room, "last").await;
+    let r = no_read.patch(&format!("/rooms/{room}/members/{}", no_read.id), &json!({"is_muted": true})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = no_read.post(&format!("/rooms/{room}/read"), &json!({"message_id": last["id"]})).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(no_read.delete(&format!("/rooms/{room}/members/{}", no_read.id)).await.status(), StatusCode::NO_CONTENT);
+
+    // Managing users needs an administrator.
+    assert_error(full.get("/admin/users").await, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_eq!(app.admin.get("/admin/users").await.status(), StatusCode::OK);
+    assert_eq!(full.get("/users?q=no").await.status(), StatusCode::OK);
+    assert_error(no_read.get("/users?q=no").await, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
+#[tokio::test]
+async fn room_roles_gate_room_management() {
+    let app = spawn_app().await;
+    let member = app.user_with("member", Some(ALL)).await;
+    let other = app.user("other").await;
+    let room = app.admin.create_room("group", "Roles", &[&member, &other]).await;
+    // chat.manage_rooms alone is not enough: the room role must be admin.
+    let r = member.post(&format!("/rooms/{room}/members"), &json!({"user_id": app.admin.id})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    assert_error(
+        member.patch(&format!("/rooms/{room}"), &json!({"name": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    app.admin.patch(&format!("/rooms/{room}/members/{}", member.id), &json!({"role": "moderator"})).await;
+    assert_error(
+        member.patch(&format!("/rooms/{room}"), &json!({"name": "x"})).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let msg = other.send(room, "delete me").await;
+    assert_eq!(member.delete(&format!("/messages/{}", msg["id"])).await.status(), StatusCode::NO_CONTENT);
+    app.admin.patch(&format!("/rooms/{room}/members/{}", member.id), &json!({"role": "admin"})).await;
+    assert_eq!(member.patch(&format!("/rooms/{room}"), &json!({"name": "x"})).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn rooms_i_am_not_in_do_not_exist_for_me() {
+    let app = spawn_app().await;
+    let stranger = app.user("stranger").await;
+    let room = app.admin.create_room("group", "Secret", &[]).await;
+    let msg = app.admin.send(room, "secret").await;
+    let id = msg["id"].as_i64().unwrap();
+    let not_found = [
+        stranger.get(&format!("/rooms/{room}")).await,
+        stranger.get(&format!("/rooms/{room}/messages")).await,
+        stranger.get(&format!("/rooms/{room}/members")).await,
+        stranger.get(&format!("/rooms/{room}/attachments")).await,
+        stranger.get(&format!("/stream?room_id={room}")).await,
+        stranger.post("/messages", &json!({"room_id": room, "content": "hi"})).await,
+        stranger.patch(&format!("/messages/{id}"), &json!({"content": "x"})).await,
+        stranger.delete(&format!("/messages/{id}")).await,
+        stranger.get(&format!("/messages/{id}/reads")).await,
+        stranger.post(&format!("/rooms/{room}/read"), &json!({"message_id": id})).await,
+        stranger.post(&format!("/rooms/{room}/typing"), &json!({})).await,
+        stranger.patch(&format!("/rooms/{room}"), &json!({"name": "x"})).await,
+        stranger.post(&format!("/rooms/{room}/members"), &json!({"user_id": stranger.id})).await,
+        stranger.delete(&format!("/rooms/{room}/members/{}", app.admin.id)).await,
+        stranger.post(&format!("/rooms/{room}/join"), &json!({})).await,
+        stranger.get("/rooms/999999").await,
+        stranger.get("/messages/999999/reads").await,
+    ];
+    for r in not_found {
+        let url = r.url().to_string();
+        let status = r.status();
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+        assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    }
+}

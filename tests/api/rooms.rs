@@ -1,0 +1,107 @@
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn direct_rooms_are_one_per_pair() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let room: Value = r.json().await.unwrap();
+    assert_eq!(room["name"], "Bob", "named after the other member");
+    assert_eq!(room["room_type"], "direct");
+    assert_eq!(room["member_count"], 2);
+    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["id"], room["id"]);
+    let r = bob.post("/rooms", &json!({"room_type": "direct", "member_ids": [alice.id]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let seen_by_bob: Value = r.json().await.unwrap();
+    assert_eq!(seen_by_bob["id"], room["id"]);
+    assert_eq!(seen_by_bob["name"], "Alice");
+    for bad in [
+        json!({"room_type": "direct", "member_ids": []}),
+        json!({"room_type": "direct", "member_ids": [alice.id]}),
+        json!({"room_type": "direct", "member_ids": [bob.id, app.admin.id]}),
+        json!({"room_type": "direct", "member_ids": [bob.id], "name": "x"}),
+    ] {
+        assert_error(alice.post("/rooms", &bad).await, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [987654]})).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+#[tokio::test]
+async fn groups_channels_and_joining() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let r =
+        app.admin.post("/rooms", &json!({"room_type": "group", "name": "  Team  ", "member_ids": [alice.id]})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let group: Value = r.json().await.unwrap();
+    assert_eq!(group["name"], "Team");
+    assert_eq!(group["my_role"], "admin");
+    assert_eq!(group["unread_count"], 0);
+    assert_eq!(group["is_muted"], false);
+    assert_eq!(group["last_message"], Value::Null);
+    let channel = app.admin.create_room("channel", "Announcements", &[]).await;
+    let open = bob.get_json("/channels").await;
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    assert_eq!(open[0]["id"], channel);
+    let r = bob.post(&format!("/rooms/{channel}/join"), &json!({})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["my_role"], "member");
+    assert!(bob.get_json("/channels").await.as_array().unwrap().is_empty());
+    let r = bob.post(&format!("/rooms/{}/join", group["id"]), &json!({})).await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
+    let detail = alice.get_json(&format!("/rooms/{}", group["id"])).await;
+    let members = detail["members"].as_array().unwrap();
+    assert_eq!(members.len(), 2);
+    assert_eq!(members[0]["role"], "admin");
+    assert_eq!(members[1]["username"], "alice");
+    for bad in [
+        json!({"room_type": "group", "member_ids": []}),
+        json!({"room_type": "group", "name": "", "member_ids": []}),
+        json!({"room_type": "group", "name": "x".repeat(81), "member_ids": []}),
+        json!({"room_type": "lounge", "name": "x", "member_ids": []}),
+        json!({"name": "x"}),
+    ] {
+        assert_error(app.admin.post("/rooms", &bad).await, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+}
+
+#[tokio::test]
+async fn rooms_are_listed_by_latest_activity() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let a = app.admin.create_room("group", "A", &[&alice]).await;
+    let b = app.admin.create_room("group", "B", &[&alice]).await;
+    let c = app.admin.create_room("group", "C", &[&alice]).await;
+    app.admin.send(a, "news in A").await;
+    let list = alice.get_json("/rooms").await;
+    let ids: Vec<i64> = list.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [a, c, b]);
+    assert_eq!(list[0]["last_message"]["content"], "news in A");
+    assert_eq!(list[0]["unread_count"], 1);
+}
+
+#[tokio::test]
+async fn renaming_a_room() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let room = app.admin.create_room("group", "Old", &[&alice]).await;
+    let r = app.admin.patch(&format!("/rooms/{room}"), &json!({"name": "New"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "New");
+    let r = alice.patch(&format!("/rooms/{room}"), &json!({"name": "Mine"})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = app.admin.patch(&format!("/rooms/{room}"), &json!({"name": ""})).await;
+    assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    let last = alice.get_json(&format!("/rooms/{room}/messages")).await;
+    assert_eq!(last["messages"][0]["message_type"], "system");
+    assert_eq!(last["messages"][0]["content"], "Administrator renamed the room to New");
+}

@@ -202,6 +202,7 @@ async fn concurrent_senders_reach_a_subscriber_once_in_order() {
     let refs: Vec<&TestUser> = senders.iter().collect();
     let room = app.admin.create_room("group", "Crowd", &refs).await;
     let (_, mut live) = SseReader::open(&app.admin, &format!("?room_id={room}"), None).await;
+    let (_, mut interrupted) = SseReader::open(&app.admin, "", None).await;
     let mut tasks = Vec::new();
     for sender in senders.clone() {
         tasks.push(tokio::spawn(async move {
@@ -210,17 +211,32 @@ async fn concurrent_senders_reach_a_subscriber_once_in_order() {
             }
         }));
     }
+    // A second stream drops out half way and resumes by id while the senders go on.
+    let first_half = interrupted.collect(500, "new_message").await;
+    let resume_from = first_half.iter().filter_map(|e| e.id).max().unwrap();
+    drop(interrupted);
+    let (_, mut resumed) = SseReader::open(&app.admin, "", Some(resume_from)).await;
     for t in tasks {
         t.await.unwrap();
     }
     let events = live.collect(1000, "new_message").await;
-    let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "strictly ascending");
-    let mut messages: Vec<i64> = events.iter().map(|e| e.data["id"].as_i64().unwrap()).collect();
-    messages.sort_unstable();
-    messages.dedup();
-    assert_eq!(messages.len(), 1000);
+    let second_half = resumed.collect(1000 - count(&first_half), "new_message").await;
+    for (name, events) in [("live", events), ("resumed", [first_half, second_half].concat())] {
+        let ids: Vec<i64> = events.iter().map(|e| e.id.unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{name}: strictly ascending ids");
+        let mut messages: Vec<i64> =
+            events.iter().filter(|e| e.event == "new_message").map(|e| e.data["id"].as_i64().unwrap()).collect();
+        let total = messages.len();
+        messages.sort_unstable();
+        messages.dedup();
+        assert_eq!((total, messages.len()), (1000, 1000), "{name}: every message exactly once");
+    }
     live.expect_quiet(Duration::from_millis(300)).await;
+    resumed.expect_quiet(Duration::from_millis(300)).await;
+}
+
+fn count(events: &[SseEvent]) -> usize {
+    events.iter().filter(|e| e.event == "new_message").count()
 }
 
 #[tokio::test]
@@ -363,4 +379,44 @@ async fn typing_is_rate_limited() {
     }
     let r = app.admin.post(&format!("/rooms/{room}/typing"), &json!({})).await;
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+}
+
+#[tokio::test]
+async fn sigterm_ends_streams_and_stops_the_server() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_causerie"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["--database", &format!("sqlite://{}", dir.path().join("t.db").display())])
+        .env("CAUSERIE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CAUSERIE_LOG_FORMAT", "json")
+        .env("CAUSERIE_WEB_DIR", dir.path().join("none"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut lines = stderr.lines();
+    let port = loop {
+        let line = lines.next().expect("the server logs its port").unwrap();
+        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if entry["message"] == "listening" {
+            break entry["port"].as_u64().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let admin = login(&format!("http://127.0.0.1:{port}"), "admin", ADMIN_PASSWORD).await;
+    let (_, mut sse) = SseReader::open(&admin, "", None).await;
+    assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    assert!(sse.next_event(WAIT).await.is_none(), "the stream ends");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not stop");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
 }

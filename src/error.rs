@@ -103,12 +103,30 @@ impl ResponseError for ApiError {
         if matches!(self, Self::Internal(_) | Self::Unavailable(_)) {
             tracing::error!(error = ?self, "request failed");
         }
-        let mut response = HttpResponse::build(self.status_code());
+        let mut response = json_error(self.status_code(), self.code(), &self.to_string());
         if let Self::RateLimited { retry_after_secs } = self {
-            response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            if let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
         }
-        response.json(json!({"error": {"code": self.code(), "message": self.to_string()}}))
+        response
     }
+}
+
+/// The contract's error body.
+pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({"error": {"code": code, "message": message}}))
+}
+
+/// Middleware hook: actix answers a known path with the wrong method by itself, with an
+/// empty body; give it the contract's shape.
+pub fn method_not_allowed<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    let (req, _) = res.into_parts();
+    let body = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path");
+    let res = actix_web::dev::ServiceResponse::new(req, body).map_into_boxed_body().map_into_right_body();
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(res))
 }
 
 impl From<DieselError> for ApiError {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
-use actix_web::middleware::{from_fn, Compress};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -117,6 +118,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
     let settings = state.settings.clone();
     let mut server = HttpServer::new(move || {
         let mut app = App::new()
+            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed))
             .wrap(Compress::default())
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())

@@ -116,6 +116,7 @@ async fn malformed_requests_get_contract_errors() {
         ),
         (Method::GET, "/no/such/endpoint".into(), None, StatusCode::NOT_FOUND, "not_found"),
         (Method::GET, "/messages/0/reads".into(), None, StatusCode::NOT_FOUND, "not_found"),
+        (Method::PUT, "/rooms".into(), Some("{}".into()), StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
     ];
     for (method, path, body, status, code) in cases {
         let mut rq = app.admin.client.request(method.clone(), app.admin.url(&path));

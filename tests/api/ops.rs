@@ -69,3 +69,15 @@ async fn the_openapi_description_covers_every_route() {
     }
     assert!(doc["components"]["schemas"]["Message"].is_object());
 }
+
+#[tokio::test]
+async fn demo_data_lets_a_newcomer_look_around() {
+    let app = spawn_app_with(|s| s.demo = true).await;
+    let alice = login(&app.address, "alice", causerie::demo::DEMO_PASSWORD).await;
+    let rooms = alice.get_json("/rooms").await;
+    let names: Vec<&str> = rooms.as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.contains(&"General") && names.contains(&"Project X"));
+    let page = alice.get_json(&format!("/rooms/{}/messages", rooms[0]["id"])).await;
+    assert!(!page["messages"].as_array().unwrap().is_empty());
+}

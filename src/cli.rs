@@ -51,6 +51,15 @@ pub enum Command {
     /// Manage API tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage stored files
+    #[command(subcommand)]
+    Uploads(UploadsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UploadsCommand {
+    /// Remove files of deleted messages, files without rows and stale temporary files
+    Gc,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +167,11 @@ pub fn run_admin_command(command: Command, settings: &Settings) -> anyhow::Resul
             let (token, hash) = secret::generate(TOKEN_PREFIX);
             tokens::create_api_token(&mut *db.get()?, user.id, "cli", &hash)?;
             println!("{token}");
+        }
+        Command::Uploads(UploadsCommand::Gc) => {
+            let stored = crate::store::attachments::all_stored(&mut *db.get()?)?;
+            let report = crate::uploads::gc::sweep(&settings.uploads_dir, &stored)?;
+            eprintln!("removed {} files and {} folders", report.files_removed, report.folders_removed);
         }
     }
     Ok(())

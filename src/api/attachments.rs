@@ -1,28 +1,444 @@
 //! Attachments: upload with a message, list a room's files, download.
 
-use actix_web::{web, HttpRequest, HttpResponse};
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
+use actix_files::NamedFile;
+use actix_multipart::{Field, Multipart};
+use actix_web::error::PayloadError;
+use actix_web::http::header::{
+    self, Charset, ContentDisposition, ContentEncoding, DispositionParam, DispositionType, ExtendedValue,
+};
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt;
+
+use super::messages::{check_send, insert_and_announce};
+use super::{created, ok};
 use crate::auth::CurrentUser;
+use crate::broker::Outbox;
+use crate::domain::views::Message;
+use crate::domain::{Action, MessageContent, MessageType};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
+use crate::store::models::{AttachmentRow, MessageRow, NewAttachment, NewMessage};
+use crate::store::{attachments, now_micros, rooms, DbConn};
+use crate::uploads::{self, Kind, Written};
 
+const LIST_LIMIT: i64 = 50;
+/// Largest text field of the form: room_id, content (10,000 characters), reply_to_id.
+const MAX_TEXT_FIELD: usize = 64 * 1024;
+
+/// One uploaded file, checked and waiting in the temporary folder.
+struct Staged {
+    path: PathBuf,
+    file_name: String,
+    extension: String,
+    kind: Kind,
+    mime: &'static str,
+    thumbnail: Option<PathBuf>,
+}
+
+#[derive(Default)]
+struct Form {
+    room_id: Option<String>,
+    content: Option<String>,
+    reply_to_id: Option<String>,
+    files: Vec<Staged>,
+}
+
+/// Everything an upload wrote, and the guard that removes it unless committed.
+struct Upload {
+    files: Vec<Staged>,
+    written: Written,
+}
+
+/// `POST /messages` as `multipart/form-data`: the message and its files, all or nothing.
 pub async fn send_with_files(
-    _state: web::Data<AppState>,
-    _user: CurrentUser,
-    _req: HttpRequest,
-    _payload: web::Payload,
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    Err(ApiError::UnsupportedMediaType("file uploads are not enabled on this server".into()))
+    state.limits.message(user.id)?;
+    let settings = state.settings.clone();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|len| len > settings.max_upload_bytes) {
+        return Err(too_large_upload(settings.max_upload_bytes));
+    }
+
+    let tmp = uploads::tmp_dir(&settings.uploads_dir);
+    tokio::fs::create_dir_all(&tmp).await.map_err(ApiError::internal)?;
+    let mut written = Written::default();
+    let form = read_form(&req, payload, &state, &tmp, &mut written).await?;
+
+    let room_id =
+        parse_id("room_id", form.room_id.as_deref())?.ok_or_else(|| ApiError::invalid("room_id is required"))?;
+    let reply_to_id = parse_id("reply_to_id", form.reply_to_id.as_deref())?;
+    let text = form.content.unwrap_or_default();
+    let content =
+        if form.files.is_empty() { MessageContent::parse(&text) } else { MessageContent::parse_optional(&text) }?;
+
+    // Refuse strangers before spending any work on their images.
+    let asker = user.clone();
+    state.db.run(move |conn| check_send(conn, &asker, room_id, reply_to_id)).await?;
+
+    let max_pixels = settings.max_image_pixels;
+    let mut upload = Upload { files: form.files, written };
+    let upload = web::block(move || {
+        for file in upload.files.iter_mut().filter(|f| f.kind.is_image()) {
+            let prepared = uploads::prepare_image(&file.path, file.kind, max_pixels, &mut upload.written)?;
+            if let Some(replacement) = prepared.replacement {
+                let _ = std::fs::remove_file(&file.path);
+                file.path = replacement;
+            }
+            file.thumbnail = Some(prepared.thumbnail);
+        }
+        Ok::<_, ApiError>(upload)
+    })
+    .await
+    .map_err(ApiError::internal)??;
+
+    let uploads_dir = settings.uploads_dir.clone();
+    let hub = state.hub.clone();
+    // Like `commit`, but the files are kept only once the transaction has committed: a
+    // failure anywhere, even in the commit itself, drops `upload` and so removes them.
+    let (message, _, _) = state
+        .db
+        .write(
+            move |conn| {
+                let mut upload = upload;
+                let mut outbox = Outbox::default();
+                check_send(conn, &user, room_id, reply_to_id)?;
+                let message_type = if upload.files.is_empty() { MessageType::Text } else { MessageType::File };
+                let new = NewMessage {
+                    room_id,
+                    sender_id: user.id,
+                    content: content.as_str(),
+                    message_type: message_type.as_str(),
+                    reply_to_id,
+                    created_at: now_micros(),
+                };
+                let message = insert_and_announce(conn, &mut outbox, &new, |conn, row| {
+                    store_files(conn, row, &uploads_dir, &mut upload)
+                })?;
+                Ok::<_, ApiError>((message, outbox, upload))
+            },
+            move |(_, outbox, upload): &mut (Message, Outbox, Upload)| {
+                upload.written.keep();
+                hub.publish(outbox.take());
+            },
+        )
+        .await?;
+    Ok(created(&message))
 }
 
-pub async fn list(_user: CurrentUser) -> ApiResult<HttpResponse> {
-    Err(ApiError::not_found("attachments"))
+fn too_large_upload(limit: u64) -> ApiError {
+    ApiError::TooLarge(format!("the upload is larger than {limit} bytes"))
 }
 
-pub async fn download(_user: CurrentUser) -> ApiResult<HttpResponse> {
-    Err(ApiError::not_found("attachment"))
+fn parse_id(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
+    match value.map(str::trim) {
+        None => Ok(None),
+        Some("") if field != "room_id" => Ok(None),
+        Some(text) => text.parse().map(Some).map_err(|_| ApiError::invalid(format!("{field}: must be an integer"))),
+    }
 }
 
-pub async fn thumbnail(_user: CurrentUser) -> ApiResult<HttpResponse> {
-    Err(ApiError::not_found("attachment"))
+/// Reads the form, streaming each file to the temporary folder and checking it as it
+/// comes, so that an oversized or forbidden file is refused before the rest is read.
+async fn read_form(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+    tmp: &Path,
+    written: &mut Written,
+) -> ApiResult<Form> {
+    let settings = &state.settings;
+    let max_total = settings.max_upload_bytes;
+    let overflow = Rc::new(Cell::new(false));
+    let mut seen: u64 = 0;
+    let flag = overflow.clone();
+    let counted = payload.map(move |chunk| {
+        let chunk = chunk?;
+        seen = seen.saturating_add(chunk.len() as u64);
+        if seen > max_total {
+            flag.set(true);
+            return Err(PayloadError::Overflow);
+        }
+        Ok(chunk)
+    });
+    let mut multipart = Multipart::new(req.headers(), counted);
+    let read_error = |err: actix_multipart::MultipartError| {
+        if overflow.get() {
+            too_large_upload(max_total)
+        } else {
+            ApiError::invalid(format!("malformed multipart body: {err}"))
+        }
+    };
+
+    let mut form = Form::default();
+    while let Some(field) = multipart.next().await {
+        let mut field = field.map_err(read_error)?;
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "files" | "files[]" | "file" => {
+                if form.files.len() >= settings.max_files_per_message {
+                    return Err(ApiError::TooLarge(format!(
+                        "at most {} files may be attached to a message",
+                        settings.max_files_per_message
+                    )));
+                }
+                let staged = stage_file(&mut field, settings.max_file_bytes, tmp, written, &read_error).await?;
+                form.files.push(staged);
+            }
+            "room_id" | "content" | "reply_to_id" => {
+                let bytes = read_text(&mut field, &read_error).await?;
+                let text =
+                    String::from_utf8(bytes).map_err(|_| ApiError::invalid(format!("{name}: must be UTF-8 text")))?;
+                let slot = match name.as_str() {
+                    "room_id" => &mut form.room_id,
+                    "content" => &mut form.content,
+                    _ => &mut form.reply_to_id,
+                };
+                *slot = Some(text);
+            }
+            // Unknown fields are skipped; they still count towards the request limit.
+            _ => {
+                while let Some(chunk) = field.next().await {
+                    chunk.map_err(read_error)?;
+                }
+            }
+        }
+    }
+    Ok(form)
+}
+
+async fn read_text(
+    field: &mut Field,
+    read_error: &impl Fn(actix_multipart::MultipartError) -> ApiError,
+) -> ApiResult<Vec<u8>> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(read_error)?;
+        if bytes.len() + chunk.len() > MAX_TEXT_FIELD {
+            let name = field.name().unwrap_or("field");
+            return Err(ApiError::invalid(format!("{name}: is too long")));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+async fn stage_file(
+    field: &mut Field,
+    max_file_bytes: u64,
+    tmp: &Path,
+    written: &mut Written,
+    read_error: &impl Fn(actix_multipart::MultipartError) -> ApiError,
+) -> ApiResult<Staged> {
+    let raw_name = field.content_disposition().and_then(|cd| cd.get_filename()).unwrap_or_default();
+    let file_name = uploads::sanitize_file_name(raw_name);
+    let extension = uploads::extension_of(&file_name);
+    uploads::check_extension(extension.as_deref())?;
+    let extension = extension.unwrap_or_default();
+
+    let path = tmp.join(uploads::random_name("part"));
+    written.file(path.clone());
+    let mut file = tokio::fs::File::create(&path).await.map_err(ApiError::internal)?;
+    let mut size: u64 = 0;
+    let mut head = Vec::with_capacity(uploads::HEAD_BYTES);
+    let mut checked = false;
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(read_error)?;
+        size = size.saturating_add(chunk.len() as u64);
+        if size > max_file_bytes {
+            return Err(ApiError::TooLarge(format!("'{file_name}' is larger than {max_file_bytes} bytes")));
+        }
+        if head.len() < uploads::HEAD_BYTES {
+            let take = chunk.len().min(uploads::HEAD_BYTES - head.len());
+            head.extend_from_slice(&chunk[..take]);
+        }
+        // Refuse a forbidden type as soon as its start is known, not after the whole file.
+        if !checked && head.len() == uploads::HEAD_BYTES {
+            uploads::classify(&extension, &head)?;
+            checked = true;
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    drop(file);
+    let (kind, mime) = uploads::classify(&extension, &head)?;
+    Ok(Staged { path, file_name, extension, kind, mime, thumbnail: None })
+}
+
+/// Moves the files into the message's folder and records them; runs inside the
+/// transaction that inserted the message.
+fn store_files(conn: &mut DbConn, message: &MessageRow, uploads_dir: &Path, upload: &mut Upload) -> ApiResult<()> {
+    if upload.files.is_empty() {
+        return Ok(());
+    }
+    let dir = uploads::message_dir(uploads_dir, message.room_id, message.id);
+    upload.written.dir(dir.clone());
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    let now = now_micros();
+    for file in &upload.files {
+        let stored_name = uploads::random_name(&file.extension);
+        let target = dir.join(&stored_name);
+        std::fs::rename(&file.path, &target).map_err(ApiError::internal)?;
+        let file_size = std::fs::metadata(&target).map_err(ApiError::internal)?.len();
+        let thumbnail_name = match &file.thumbnail {
+            Some(thumbnail) => {
+                let name = format!("{stored_name}.jpg");
+                let thumbnails = dir.join("thumbnails");
+                std::fs::create_dir_all(&thumbnails).map_err(ApiError::internal)?;
+                std::fs::rename(thumbnail, thumbnails.join(&name)).map_err(ApiError::internal)?;
+                Some(name)
+            }
+            None => None,
+        };
+        attachments::insert(
+            conn,
+            &NewAttachment {
+                message_id: message.id,
+                room_id: message.room_id,
+                file_name: &file.file_name,
+                stored_name: &stored_name,
+                file_size: i64::try_from(file_size).unwrap_or(i64::MAX),
+                file_type: file.mime,
+                file_extension: &file.extension,
+                thumbnail_name: thumbnail_name.as_deref(),
+                created_at: now,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    before: Option<i64>,
+}
+
+/// `GET /rooms/{id}/attachments`: the files shared in a room, newest first.
+pub async fn list(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    path: web::Path<i64>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let room_id = path.into_inner();
+    let before = query.into_inner().before;
+    let list = state
+        .db
+        .run(move |conn| {
+            let (_, role) = super::rooms::room_and_role(conn, room_id, user.id)?;
+            user.may(Action::ReadRoom(role))?;
+            let rows = attachments::for_room(conn, room_id, before, LIST_LIMIT)?;
+            Ok::<_, ApiError>(rows.iter().map(attachments::view).collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(ok(&list))
+}
+
+/// The attachment, when the caller may read its room; 404 for everyone else.
+fn readable(conn: &mut DbConn, user: &CurrentUser, id: i64) -> ApiResult<AttachmentRow> {
+    let row = attachments::live_by_id(conn, id)?.ok_or_else(|| ApiError::not_found("attachment"))?;
+    let role = rooms::role_of(conn, row.room_id, user.id)?;
+    user.may(Action::ReadRoom(role)).map_err(|err| match err {
+        ApiError::Forbidden(_) => err,
+        _ => ApiError::not_found("attachment"),
+    })?;
+    Ok(row)
+}
+
+pub async fn download(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let uploads_dir = state.settings.uploads_dir.clone();
+    let (row, file) = state
+        .db
+        .run(move |conn| {
+            let row = readable(conn, &user, id)?;
+            let file = open(&uploads::file_path(&uploads_dir, row.room_id, row.message_id, &row.stored_name))?;
+            Ok::<_, ApiError>((row, file))
+        })
+        .await?;
+    let inline = uploads::is_inline_image(&row.file_type);
+    let mime = row.file_type.parse().unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+    Ok(serve(file, mime, disposition(&row.file_name, inline), &req))
+}
+
+pub async fn thumbnail(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<i64>,
+) -> ApiResult<HttpResponse> {
+    let id = path.into_inner();
+    let uploads_dir = state.settings.uploads_dir.clone();
+    let (row, file) = state
+        .db
+        .run(move |conn| {
+            let row = readable(conn, &user, id)?;
+            let name = row.thumbnail_name.as_deref().ok_or_else(|| ApiError::not_found("thumbnail"))?;
+            let file = open(&uploads::thumbnail_path(&uploads_dir, row.room_id, row.message_id, name))?;
+            Ok::<_, ApiError>((row, file))
+        })
+        .await?;
+    let stem = row.file_name.rsplit_once('.').map_or(row.file_name.as_str(), |(stem, _)| stem);
+    Ok(serve(file, actix_web::mime::IMAGE_JPEG, disposition(&format!("{stem}.jpg"), true), &req))
+}
+
+fn open(path: &Path) -> ApiResult<NamedFile> {
+    NamedFile::open(path).map_err(|err| match err.kind() {
+        std::io::ErrorKind::NotFound => ApiError::not_found("attachment"),
+        _ => ApiError::internal(err),
+    })
+}
+
+fn serve(file: NamedFile, mime: actix_web::mime::Mime, cd: ContentDisposition, req: &HttpRequest) -> HttpResponse {
+    let mut response = file
+        .set_content_type(mime)
+        .set_content_disposition(cd)
+        // Already compressed or small; compressing would also break byte ranges.
+        .set_content_encoding(ContentEncoding::Identity)
+        .use_etag(true)
+        .use_last_modified(true)
+        .into_response(req);
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    // Private to the reader, and revalidated so that a deleted message's files stop showing.
+    headers.insert(header::CACHE_CONTROL, header::HeaderValue::from_static("private, no-cache"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static("default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox"),
+    );
+    response
+}
+
+/// `filename` in plain ASCII for old clients, `filename*` with the exact UTF-8 name.
+fn disposition(name: &str, inline: bool) -> ContentDisposition {
+    let ascii: String =
+        name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).filter(|c| *c != '"').collect();
+    let mut parameters = vec![DispositionParam::Filename(ascii.clone())];
+    if ascii != name {
+        parameters.push(DispositionParam::FilenameExt(ExtendedValue {
+            charset: Charset::Ext("UTF-8".into()),
+            language_tag: None,
+            value: name.as_bytes().to_vec(),
+        }));
+    }
+    let disposition = if inline { DispositionType::Inline } else { DispositionType::Attachment };
+    ContentDisposition { disposition, parameters }
 }

@@ -205,19 +205,25 @@ pub async fn edit(
 
 pub async fn delete(state: web::Data<AppState>, user: CurrentUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    commit(&state, move |conn, outbox| {
+    let room_id = commit(&state, move |conn, outbox| {
         let (message, role) = visible_message(conn, &user, id)?;
         crate::domain::permissions::authorize(&user, Action::Delete { role, is_sender: message.sender_id == user.id })
             .map_err(message_denied)?;
         if message.is_deleted {
-            return Ok(());
+            return Ok(message.room_id);
         }
         messages::soft_delete(conn, id)?;
         let room_id = message.room_id;
         events::record(conn, outbox, room_id, "message_deleted", &MessageDeleted { id, room_id }, None)?;
-        Ok(())
+        Ok(room_id)
     })
     .await?;
+    // The rows stay (the message keeps its place); its files go. A failure here leaves
+    // them to `causerie uploads gc`.
+    let uploads = state.settings.uploads_dir.clone();
+    if let Err(error) = web::block(move || crate::uploads::gc::remove_message_files(&uploads, room_id, id)).await {
+        tracing::warn!(?error, "removing a deleted message's files");
+    }
     Ok(no_content())
 }
 

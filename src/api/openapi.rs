@@ -23,7 +23,15 @@ messages cannot be edited (403); unread counts leave out system notices and your
 a room as its last admin hands the admin role to the longest-standing member, while demoting the last \
 admin is refused (409); PATCH bodies refuse unknown fields (400); a direct room is created with 201 and \
 found again with 200; joining a channel you are in answers 200 with the room; the stream's `reset` \
-event carries the newest event id, from which the stream continues."
+event carries the newest event id, from which the stream continues.\n\n\
+Attachments: `POST /messages` as multipart/form-data takes `room_id`, `content` (may be empty with \
+files), `reply_to_id` and one or more `files` parts. Allowed: jpeg, png, gif, webp, pdf, zip, Office \
+documents, and plain text (.txt, .csv, .md, .log); the type is read from the content and must match the \
+extension (415 otherwise; HTML and SVG are refused). A file over CAUSERIE_MAX_FILE_BYTES, a request over \
+CAUSERIE_MAX_UPLOAD_BYTES or more than CAUSERIE_MAX_FILES_PER_MESSAGE files is 413; an image over \
+CAUSERIE_MAX_IMAGE_PIXELS is 413. Stored images lose their metadata (EXIF) and are capped at 4096 px; \
+thumbnails are JPEG within 400x400. Downloads are inline only for jpeg, png, gif and webp, otherwise \
+`attachment`; deleting a message removes its files."
     ),
     components(schemas(
         User,
@@ -70,7 +78,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("post", "/chat/api/rooms/{id}/read", "Mark read up to a message; older marks change nothing", "{message_id}", 204, ""),
     ("post", "/chat/api/rooms/{id}/typing", "Signal typing (not stored, rate-limited)", "", 204, ""),
     ("get", "/chat/api/rooms/{id}/attachments", "Files shared in the room, newest first (?before=)", "", 200, "[Attachment]"),
-    ("post", "/chat/api/messages", "Send a message: JSON, or multipart/form-data with files", "{room_id, content, reply_to_id?}", 201, "Message"),
+    ("post", "/chat/api/messages", "Send a message: JSON, or multipart/form-data with room_id, content, reply_to_id and files parts", "{room_id, content, reply_to_id?}", 201, "Message"),
     ("patch", "/chat/api/messages/{id}", "Edit my message", "{content}", 200, "Message"),
     ("delete", "/chat/api/messages/{id}", "Delete a message (soft)", "", 204, ""),
     ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),

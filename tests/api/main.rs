@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod attachments;
 mod auth;
 mod bad_inputs;
 mod members;

@@ -205,10 +205,11 @@ pub async fn rename(
         let old_name = room.name.clone();
         let room = rooms::rename(conn, room_id, name.as_str(), now_micros())?;
         if old_name != room.name {
-            let shared = rooms::shared_view(conn, room.clone())?;
-            events::record(conn, outbox, room_id, "room_updated", &shared, None)?;
+            // The notice first, so that the room's `last_message` in the event is current.
             let text = format!("{} renamed the room to {}", user.display_name, room.name);
             post_system(conn, outbox, room_id, user.id, &text)?;
+            let shared = rooms::shared_view(conn, room.clone())?;
+            events::record(conn, outbox, room_id, "room_updated", &shared, None)?;
         }
         my_view(conn, room, user.id)
     })

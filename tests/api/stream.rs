@@ -143,8 +143,8 @@ async fn every_event_kind_reaches_the_room() {
             "new_message",
             "new_message",
             "member_updated",
-            "room_updated",
             "new_message",
+            "room_updated",
             "message_deleted",
             "member_left",
         ]
@@ -155,8 +155,9 @@ async fn every_event_kind_reaches_the_room() {
     assert_eq!(events[2].data, json!({"room_id": room, "user_id": app.admin.id, "display_name": "Administrator"}));
     assert_eq!(events[3].data["message_id"], id);
     assert_eq!(events[4].data["member"]["username"], "bob");
-    assert_eq!(events[8].data["name"], "Live!");
-    assert!(events[8].data.get("my_role").is_none());
+    assert_eq!(events[9].data["name"], "Live!");
+    assert_eq!(events[9].data["last_message"]["content"], "Administrator renamed the room to Live!");
+    assert!(events[9].data.get("my_role").is_none());
     assert_eq!(events[10].data, json!({"id": id, "room_id": room}));
     let ids: Vec<i64> = events.iter().filter_map(|e| e.id).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids strictly increase: {ids:?}");

@@ -364,19 +364,7 @@ pub async fn download(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
-    let uploads_dir = state.settings.uploads_dir.clone();
-    let (row, file) = state
-        .db
-        .run(move |conn| {
-            let row = readable(conn, &user, id)?;
-            let file = open(&uploads::file_path(&uploads_dir, row.room_id, row.message_id, &row.stored_name))?;
-            Ok::<_, ApiError>((row, file))
-        })
-        .await?;
-    let inline = uploads::is_inline_image(&row.file_type);
-    let mime = row.file_type.parse().unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
-    Ok(serve(file, mime, disposition(&row.file_name, inline), &req))
+    serve_stored(state, user, req, path.into_inner(), Variant::Original).await
 }
 
 pub async fn thumbnail(
@@ -385,19 +373,51 @@ pub async fn thumbnail(
     req: HttpRequest,
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
-    let id = path.into_inner();
+    serve_stored(state, user, req, path.into_inner(), Variant::Thumbnail).await
+}
+
+#[derive(Clone, Copy)]
+enum Variant {
+    Original,
+    Thumbnail,
+}
+
+/// Checks the caller may read the attachment, opens the stored file (or its thumbnail)
+/// and serves it.
+async fn serve_stored(
+    state: web::Data<AppState>,
+    user: CurrentUser,
+    req: HttpRequest,
+    id: i64,
+    variant: Variant,
+) -> ApiResult<HttpResponse> {
     let uploads_dir = state.settings.uploads_dir.clone();
     let (row, file) = state
         .db
         .run(move |conn| {
             let row = readable(conn, &user, id)?;
-            let name = row.thumbnail_name.as_deref().ok_or_else(|| ApiError::not_found("thumbnail"))?;
-            let file = open(&uploads::thumbnail_path(&uploads_dir, row.room_id, row.message_id, name))?;
+            let path = match variant {
+                Variant::Original => uploads::file_path(&uploads_dir, row.room_id, row.message_id, &row.stored_name),
+                Variant::Thumbnail => {
+                    let name = row.thumbnail_name.as_deref().ok_or_else(|| ApiError::not_found("thumbnail"))?;
+                    uploads::thumbnail_path(&uploads_dir, row.room_id, row.message_id, name)
+                }
+            };
+            let file = open(&path)?;
             Ok::<_, ApiError>((row, file))
         })
         .await?;
-    let stem = row.file_name.rsplit_once('.').map_or(row.file_name.as_str(), |(stem, _)| stem);
-    Ok(serve(file, actix_web::mime::IMAGE_JPEG, disposition(&format!("{stem}.jpg"), true), &req))
+    Ok(match variant {
+        Variant::Original => {
+            let inline = uploads::is_inline_image(&row.file_type);
+            let mime = row.file_type.parse().unwrap_or(actix_web::mime::APPLICATION_OCTET_STREAM);
+            serve(file, mime, disposition(&row.file_name, inline), &req)
+        }
+        Variant::Thumbnail => {
+            let stem = row.file_name.rsplit_once('.').map_or(row.file_name.as_str(), |(stem, _)| stem);
+            serve(file, actix_web::mime::IMAGE_JPEG, disposition(&format!("{stem}.jpg"), true), &req)
+        }
+    })
 }
 
 fn open(path: &Path) -> ApiResult<NamedFile> {

@@ -125,17 +125,21 @@ fn trimmed_text(field: &str, text: &str, max: usize) -> Result<String, InvalidIn
     Ok(trimmed.to_owned())
 }
 
+fn one_line(field: &str, text: &str, max: usize) -> Result<String, InvalidInput> {
+    let line = trimmed_text(field, text, max)?;
+    if line.contains(['\n', '\r']) {
+        return Err(invalid(format!("{field} must be one line")));
+    }
+    Ok(line)
+}
+
 /// A display name: trimmed, 1-64 characters, one line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DisplayName(String);
 
 impl DisplayName {
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {
-        let name = trimmed_text("display_name", text, 64)?;
-        if name.contains(['\n', '\r']) {
-            return Err(invalid("display_name must be one line"));
-        }
-        Ok(Self(name))
+        one_line("display_name", text, 64).map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -149,11 +153,7 @@ pub struct RoomName(String);
 
 impl RoomName {
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {
-        let name = trimmed_text("name", text, 80)?;
-        if name.contains(['\n', '\r']) {
-            return Err(invalid("name must be one line"));
-        }
-        Ok(Self(name))
+        one_line("name", text, 80).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

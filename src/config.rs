@@ -40,6 +40,9 @@ pub struct Settings {
     pub typing_per_minute: u32,
     pub db_pool_size: u32,
     pub session_days: u32,
+    /// How long a session or token is remembered without asking the database (0 = never).
+    /// Changes made through the API apply at once; the CLI's within this time.
+    pub auth_cache_seconds: u64,
     /// Largest JSON body, in bytes.
     pub max_json_bytes: usize,
     /// Largest attachment, in bytes.
@@ -87,6 +90,7 @@ impl Default for Settings {
             typing_per_minute: 60,
             db_pool_size: 8,
             session_days: 30,
+            auth_cache_seconds: 10,
             max_json_bytes: 256 * 1024,
             max_file_bytes: 25 * 1024 * 1024,
             max_files_per_message: 10,
@@ -122,6 +126,7 @@ const KEYS: &[&str] = &[
     "typing_per_minute",
     "db_pool_size",
     "session_days",
+    "auth_cache_seconds",
     "max_json_bytes",
     "max_file_bytes",
     "max_files_per_message",

@@ -11,6 +11,7 @@ use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::accounts::{self, NewAccount};
+use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::auth::secret;
 use crate::broker::Hub;
@@ -24,6 +25,7 @@ pub struct AppState {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub limits: Limits,
+    pub auth_cache: AuthCache,
 }
 
 pub struct Application {
@@ -45,7 +47,7 @@ impl Application {
             let seed = db.clone();
             tokio::task::spawn_blocking(move || crate::demo::seed(&seed)).await??;
         }
-        let listener = TcpListener::bind(&settings.bind)
+        let listener = listen(&settings.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {} (CAUSERIE_BIND): {e}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
@@ -55,6 +57,7 @@ impl Application {
                 settings.login_attempts_per_minute,
             ),
             hub: Hub::new(settings.channel_capacity),
+            auth_cache: AuthCache::new(Duration::from_secs(settings.auth_cache_seconds)),
             settings: Arc::new(settings),
             db,
         });
@@ -89,6 +92,22 @@ impl Application {
     pub fn into_server(self) -> Server {
         self.server
     }
+}
+
+/// Connections that may wait to be accepted. Load tests open thousands of streams at once;
+/// std's default (128) makes the kernel drop the rest and the clients retry a second later.
+const LISTEN_BACKLOG: u32 = 4096;
+
+fn listen(bind: &str) -> std::io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let addr = bind
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address"))?;
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
 }
 
 async fn shutdown_signal() {

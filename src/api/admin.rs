@@ -136,5 +136,6 @@ pub async fn update_user(
         Ok(admin_user(&row, users::permissions(conn, id)?))
     })
     .await?;
+    state.auth_cache.forget_user(id);
     Ok(ok(&view))
 }

@@ -125,7 +125,7 @@ pub async fn send_with_files(
                     reply_to_id,
                     created_at: now_micros(),
                 };
-                let message = insert_and_announce(conn, &mut outbox, &new, |conn, row| {
+                let message = insert_and_announce(conn, &mut outbox, &new, Some(&user.display_name), |conn, row| {
                     store_files(conn, row, &uploads_dir, &mut upload)
                 })?;
                 Ok::<_, ApiError>((message, outbox, upload))

@@ -64,6 +64,7 @@ pub async fn login(
 
 pub async fn logout(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
     if let Credential::Session(hash) = user.credential {
+        state.auth_cache.forget(&hash);
         state.db.run(move |conn| tokens::delete_session(conn, &hash).map_err(ApiError::from)).await?;
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).finish();
@@ -116,7 +117,10 @@ pub async fn revoke_token(
     path: web::Path<i64>,
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
-    let found = state.db.run(move |conn| tokens::revoke_api_token(conn, user.id, id).map_err(ApiError::from)).await?;
+    let user_id = user.id;
+    let found = state.db.run(move |conn| tokens::revoke_api_token(conn, user_id, id).map_err(ApiError::from)).await?;
+    // The cache knows credentials by hash, not by token id: forget all of this user's.
+    state.auth_cache.forget_user(user_id);
     if found {
         Ok(no_content())
     } else {

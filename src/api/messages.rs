@@ -52,16 +52,21 @@ pub async fn list(
     Ok(ok(&page))
 }
 
-/// Inserts a message and records its `new_message` event.
+/// Inserts a message and records its `new_message` event. `sender_name`, when the caller
+/// has it, spares a look-up.
 pub(crate) fn insert_and_announce(
     conn: &mut DbConn,
     outbox: &mut Outbox,
     new: &NewMessage<'_>,
+    sender_name: Option<&str>,
     store_files: impl FnOnce(&mut DbConn, &MessageRow) -> ApiResult<()>,
 ) -> ApiResult<crate::domain::views::Message> {
     let row = messages::insert(conn, new)?;
     store_files(conn, &row)?;
-    let view = messages::view(conn, &row)?;
+    let known = sender_name.map(|name| (row.sender_id, name));
+    let view = messages::views_knowing(conn, std::slice::from_ref(&row), known)?
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no view of a new message")))?;
     events::record(conn, outbox, row.room_id, "new_message", &view, None)?;
     Ok(view)
 }
@@ -82,7 +87,7 @@ pub(crate) fn post_system(
         reply_to_id: None,
         created_at: now_micros(),
     };
-    insert_and_announce(conn, outbox, &new, |_, _| Ok(())).map(|_| ())
+    insert_and_announce(conn, outbox, &new, None, |_, _| Ok(())).map(|_| ())
 }
 
 /// Checks that the caller may post in the room and that the reply target is there.
@@ -92,7 +97,8 @@ pub(crate) fn check_send(
     room_id: i64,
     reply_to_id: Option<i64>,
 ) -> ApiResult<()> {
-    let (_, role) = room_and_role(conn, room_id, user.id)?;
+    // One query: a membership row implies the room exists.
+    let role = rooms::role_of(conn, room_id, user.id)?;
     user.may(Action::Send(role))?;
     if let Some(reply_to) = reply_to_id {
         match messages::by_id(conn, reply_to)? {
@@ -142,7 +148,7 @@ pub async fn send(
             reply_to_id: body.reply_to_id,
             created_at: now_micros(),
         };
-        insert_and_announce(conn, outbox, &new, |_, _| Ok(()))
+        insert_and_announce(conn, outbox, &new, Some(&user.display_name), |_, _| Ok(()))
     })
     .await?;
     Ok(created(&message))

@@ -1,6 +1,7 @@
 //! Who is calling: sessions (cookie), bearer tokens, CSRF checks, rate limits.
 
 pub mod accounts;
+pub mod cache;
 pub mod csrf;
 pub mod limits;
 pub mod password;
@@ -104,6 +105,20 @@ fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The enabled user behind a session or token hash, with their permissions.
+fn lookup(conn: &mut crate::store::DbConn, hash: &str, via_session: bool) -> Result<Option<cache::Known>, ApiError> {
+    let row = if via_session { tokens::session_user(conn, hash)? } else { tokens::token_user(conn, hash)? };
+    let Some(row) = row else { return Ok(None) };
+    let permissions = users::permissions(conn, row.id)?;
+    Ok(Some(cache::Known {
+        id: row.id,
+        username: row.username,
+        display_name: row.display_name,
+        is_admin: row.is_admin,
+        permissions: permissions.iter().filter_map(|p| Permission::parse(p).ok()).collect(),
+    }))
+}
+
 fn changes_state(method: &Method) -> bool {
     matches!(*method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE)
 }
@@ -131,27 +146,29 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
             let Some((credential, hash)) = credential? else { return Err(ApiError::Unauthenticated) };
-            let via_session = matches!(credential, Credential::Session(_));
-            let (row, permissions) = state
-                .db
-                .run(move |conn| {
-                    let row =
-                        if via_session { tokens::session_user(conn, &hash)? } else { tokens::token_user(conn, &hash)? };
-                    let Some(row) = row else { return Ok::<_, ApiError>(None) };
-                    let permissions = users::permissions(conn, row.id)?;
-                    Ok(Some((row, permissions)))
-                })
-                .await?
-                .ok_or(ApiError::Unauthenticated)?;
+            let known = match state.auth_cache.get(&hash) {
+                Some(known) => known,
+                None => {
+                    let via_session = matches!(credential, Credential::Session(_));
+                    let key = hash.clone();
+                    let known = state
+                        .db
+                        .run(move |conn| lookup(conn, &key, via_session))
+                        .await?
+                        .ok_or(ApiError::Unauthenticated)?;
+                    state.auth_cache.put(hash, known.clone());
+                    known
+                }
+            };
             // Authentication first: a stranger learns nothing from a CSRF refusal.
             csrf?;
-            tracing::Span::current().record("user_id", row.id);
+            tracing::Span::current().record("user_id", known.id);
             Ok(CurrentUser {
-                id: row.id,
-                username: row.username,
-                display_name: row.display_name,
-                is_admin: row.is_admin,
-                permissions: permissions.iter().filter_map(|p| Permission::parse(p).ok()).collect(),
+                id: known.id,
+                username: known.username,
+                display_name: known.display_name,
+                is_admin: known.is_admin,
+                permissions: known.permissions,
                 credential,
             })
         })

@@ -115,6 +115,12 @@ pub fn unread_counts(conn: &mut DbConn, user_id: i64, room_ids: &[i64]) -> Query
 
 /// The JSON shape of messages, with sender names, reply quotes and attachments.
 pub fn views(conn: &mut DbConn, rows: &[MessageRow]) -> QueryResult<Vec<Message>> {
+    views_knowing(conn, rows, None)
+}
+
+/// Like `views`; `known` is a sender whose display name the caller has at hand (sending a
+/// message), which spares the name look-up on the hot path.
+pub fn views_knowing(conn: &mut DbConn, rows: &[MessageRow], known: Option<(i64, &str)>) -> QueryResult<Vec<Message>> {
     let reply_ids: Vec<i64> = rows.iter().filter_map(|m| m.reply_to_id).collect();
     let replies: HashMap<i64, MessageRow> = if reply_ids.is_empty() {
         HashMap::new()
@@ -129,9 +135,15 @@ pub fn views(conn: &mut DbConn, rows: &[MessageRow]) -> QueryResult<Vec<Message>
     };
     let mut people: Vec<i64> = rows.iter().map(|m| m.sender_id).collect();
     people.extend(replies.values().map(|m| m.sender_id));
-    let names = users::names(conn, &people)?;
+    people.retain(|id| known.is_none_or(|(k, _)| k != *id));
+    let mut names = if people.is_empty() { HashMap::new() } else { users::names(conn, &people)? };
+    if let Some((id, name)) = known {
+        names.insert(id, (String::new(), name.to_owned()));
+    }
     let name_of = |id: i64| names.get(&id).map(|(_, d)| d.clone()).unwrap_or_default();
-    let live: Vec<i64> = rows.iter().filter(|m| !m.is_deleted).map(|m| m.id).collect();
+    // Only file messages carry attachments.
+    let live: Vec<i64> =
+        rows.iter().filter(|m| !m.is_deleted && m.message_type == MessageType::File.as_str()).map(|m| m.id).collect();
     let mut files: HashMap<i64, Vec<_>> = HashMap::new();
     for row in attachments::for_messages(conn, &live)? {
         files.entry(row.message_id).or_default().push(attachments::view(&row));

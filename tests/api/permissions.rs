@@ -155,3 +155,19 @@ async fn rooms_i_am_not_in_do_not_exist_for_me() {
         assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
     }
 }
+
+#[tokio::test]
+async fn permission_changes_apply_at_once() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let room = app.admin.create_room("group", "Now", &[&alice]).await;
+    alice.send(room, "allowed").await;
+    let r = app.admin.patch(&format!("/admin/users/{}", alice.id), &json!({"permissions": ["chat.read"]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = alice.post("/messages", &json!({"room_id": room, "content": "refused"})).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    app.admin
+        .patch(&format!("/admin/users/{}", alice.id), &json!({"display_name": "Alicia", "permissions": ALL}))
+        .await;
+    assert_eq!(alice.send(room, "renamed").await["sender_name"], "Alicia");
+}

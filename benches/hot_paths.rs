@@ -8,10 +8,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use causerie::api::messages::insert_and_announce;
 use causerie::broker::hub::RoomReceiver;
 use causerie::broker::{sse, Event, Hub, Notice, Outbox};
 use causerie::store::models::{NewMessage, NewRoom, NewUser};
-use causerie::store::{events, messages, now_micros, rooms, users, DatabaseUrl, Db, DbConn};
+use causerie::store::{now_micros, rooms, users, DatabaseUrl, Db, DbConn};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use diesel::Connection;
 
@@ -124,12 +125,11 @@ fn new_message(room_id: i64, sender_id: i64, content: &str) -> NewMessage<'_> {
     NewMessage { room_id, sender_id, content, message_type: "text", reply_to_id: None, created_at: now_micros() }
 }
 
-/// What `POST /messages` does in its transaction: the row, its view, the event row.
+/// What `POST /messages` does in its transaction (the server's own function): the row,
+/// its view, the event row.
 fn persist(conn: &mut DbConn, new: &NewMessage<'_>) -> anyhow::Result<Outbox> {
     let mut outbox = Outbox::default();
-    let row = messages::insert(conn, new)?;
-    let view = messages::view(conn, &row)?;
-    events::record(conn, &mut outbox, row.room_id, "new_message", &view, None)?;
+    insert_and_announce(conn, &mut outbox, new, Some("Bench"), |_, _| Ok(())).map_err(|e| anyhow::anyhow!("{e:?}"))?;
     Ok(outbox)
 }
 

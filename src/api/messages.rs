@@ -54,7 +54,7 @@ pub async fn list(
 
 /// Inserts a message and records its `new_message` event. `sender_name`, when the caller
 /// has it, spares a look-up.
-pub(crate) fn insert_and_announce(
+pub fn insert_and_announce(
     conn: &mut DbConn,
     outbox: &mut Outbox,
     new: &NewMessage<'_>,

@@ -15,7 +15,6 @@ pub mod schema;
 pub mod tokens;
 pub mod users;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -119,9 +118,8 @@ pub type DbPool = Pool<DbManager>;
 pub struct Db {
     pool: DbPool,
     backend: Backend,
-    /// Transactions that write take this lock, so that (a) SQLite never sees two writers
-    /// racing to upgrade their locks, and (b) events commit and are published in id order.
-    write_lock: Arc<Mutex<()>>,
+    /// Write transactions go to one thread (see `spawn_writer`).
+    writer: std::sync::mpsc::Sender<WriteJob>,
 }
 
 impl Db {
@@ -142,7 +140,8 @@ impl Db {
             .max_size(pool_size)
             .connection_timeout(Duration::from_secs(10))
             .build(DbManager { url: url.clone() })?;
-        let db = Self { pool, backend: url.backend, write_lock: Arc::new(Mutex::new(())) };
+        let writer = spawn_writer(pool.clone())?;
+        let db = Self { pool, backend: url.backend, writer };
         db.migrate()?;
         Ok(db)
     }
@@ -198,8 +197,8 @@ impl Db {
         .map_err(|_| E::from(DbError::Task))?
     }
 
-    /// Runs `f` inside one transaction under the writer lock; `after_commit` runs while the
-    /// lock is still held, so whatever it publishes goes out in commit order.
+    /// Runs `f` inside one transaction on the writer thread; `after_commit` runs there too,
+    /// before the next transaction starts, so whatever it publishes goes out in commit order.
     pub async fn write<T, E, F, A>(&self, f: F, after_commit: A) -> Result<T, E>
     where
         F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
@@ -207,16 +206,37 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + From<QueryError> + Send + 'static,
     {
-        let lock = self.write_lock.clone();
-        self.run(move |conn| {
-            // A poisoned lock only means another writer panicked; the data it guards is ().
-            let _guard = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            let mut out = conn.transaction(f)?;
-            after_commit(&mut out);
-            Ok(out)
-        })
-        .await
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let span = tracing::Span::current();
+        let job: WriteJob = Box::new(move |pool: &DbPool| {
+            let _entered = span.enter();
+            let result = pool.get().map_err(|e| E::from(DbError::from(e))).and_then(|mut conn| {
+                let mut out = (*conn).transaction(f)?;
+                after_commit(&mut out);
+                Ok(out)
+            });
+            let _ = reply.send(result);
+        });
+        self.writer.send(job).map_err(|_| E::from(DbError::Task))?;
+        answer.await.map_err(|_| E::from(DbError::Task))?
     }
+}
+
+type WriteJob = Box<dyn FnOnce(&DbPool) + Send>;
+
+/// The one thread that runs write transactions, one after the other. SQLite has one writer
+/// anyway; here writers queue without holding connections or waking each other, and events
+/// commit and are published in id order on PostgreSQL too.
+fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
+    let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+    std::thread::Builder::new().name("causerie-writer".into()).spawn(move || {
+        while let Ok(job) = queue.recv() {
+            // A panicking job loses its answer (the caller sees a failed task); the writer
+            // goes on with the next.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&pool)));
+        }
+    })?;
+    Ok(jobs)
 }
 
 /// Microseconds since the Unix epoch: how every time is stored.

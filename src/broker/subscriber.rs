@@ -54,7 +54,10 @@ pub struct Subscriber {
     complete_through: i64,
     catch_ups: Vec<Instant>,
     ping_every: Duration,
-    next_ping: Instant,
+    last_write: Instant,
+    /// Armed once and moved forward only when it fires: re-arming the timer on every event
+    /// would cost a timer-wheel update per delivery.
+    keepalive: Pin<Box<tokio::time::Sleep>>,
     closed: bool,
     /// Write what is complete, then end (the stream's only room was left).
     ending: bool,
@@ -87,7 +90,8 @@ impl Subscriber {
             complete_through: 0,
             catch_ups: Vec::new(),
             ping_every,
-            next_ping: Instant::now() + ping_every,
+            last_write: Instant::now(),
+            keepalive: Box::pin(tokio::time::sleep(ping_every)),
             closed: false,
             ending: false,
         }
@@ -129,13 +133,13 @@ impl Subscriber {
     }
 
     fn sent(&mut self, bytes: Bytes) -> Bytes {
-        self.next_ping = Instant::now() + self.ping_every;
+        self.last_write = Instant::now();
         bytes
     }
 
     /// Waits for a control message, an event, a ping or shutdown.
     async fn wait(&mut self) {
-        let Self { rooms, control, shutdown, next_ping, .. } = self;
+        let Self { rooms, control, shutdown, keepalive, .. } = self;
         let any_room = async {
             match rooms.len() {
                 0 => std::future::pending().await,
@@ -155,8 +159,15 @@ impl Subscriber {
                 None => self.closed = true,
             },
             (index, result) = any_room => self.received(index, result),
-            _ = tokio::time::sleep_until(*next_ping) => {
-                self.ready = Some(sse::ping());
+            _ = keepalive.as_mut() => {
+                // A ping after `ping_every` of silence; events written since push it back.
+                let due = self.last_write + self.ping_every;
+                if Instant::now() >= due {
+                    self.ready = Some(sse::ping());
+                    self.keepalive.as_mut().reset(Instant::now() + self.ping_every);
+                } else {
+                    self.keepalive.as_mut().reset(due);
+                }
             }
         }
     }

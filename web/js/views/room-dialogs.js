@@ -4,22 +4,28 @@ import { api, describeError } from '../api.js';
 import { mergeRoom } from '../state.js';
 import { openDialog, userPicker } from './dialogs.js';
 
+/** Creates (or, for a direct room, finds) a room, then closes the dialog and opens it; a
+ *  refusal is shown in the dialog in words. */
+async function createRoom(body, dlg, error, onOpened) {
+  error.hidden = true;
+  try {
+    const room = await api.post('/rooms', body);
+    mergeRoom(room);
+    dlg.close();
+    onOpened(room.id);
+  } catch (err) {
+    error.textContent = describeError(err);
+    error.hidden = false;
+  }
+}
+
 /** New direct conversation: pick one person. */
 export function newDirectDialog(onOpened) {
   const error = h('p', { class: 'form-error', role: 'alert', testid: 'dialog-error', hidden: true });
   const picker = userPicker({
     label: 'Who do you want to write to?',
     onPick: async (user) => {
-      error.hidden = true;
-      try {
-        const room = await api.post('/rooms', { room_type: 'direct', member_ids: [user.id] });
-        mergeRoom(room);
-        dlg.close();
-        onOpened(room.id);
-      } catch (err) {
-        error.textContent = describeError(err);
-        error.hidden = false;
-      }
+      await createRoom({ room_type: 'direct', member_ids: [user.id] }, dlg, error, onOpened);
     },
   });
   const dlg = openDialog({ title: 'New conversation', body: [picker.el, error], testid: 'new-direct-dialog' });
@@ -67,20 +73,11 @@ export function newRoomDialog(onOpened) {
       name.focus();
       return;
     }
-    error.hidden = true;
-    try {
-      const room = await api.post('/rooms', {
-        room_type: form.elements.room_type.value,
-        name: roomName,
-        member_ids: [...chosen.keys()],
-      });
-      mergeRoom(room);
-      dlg.close();
-      onOpened(room.id);
-    } catch (err) {
-      error.textContent = describeError(err);
-      error.hidden = false;
-    }
+    await createRoom({
+      room_type: form.elements.room_type.value,
+      name: roomName,
+      member_ids: [...chosen.keys()],
+    }, dlg, error, onOpened);
   });
   const dlg = openDialog({ title: 'New room', body: form, testid: 'new-room-dialog' });
   name.focus();

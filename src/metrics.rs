@@ -49,7 +49,8 @@ impl Metrics {
         let mut text = String::from_utf8(out).unwrap_or_default();
         let (connections, idle) = db.pool_state();
         let stats = &hub.stats;
-        let gauges: [(&str, &str, &str, u64); 9] = [
+        let gauges: [(&str, &str, &str, u64); 10] = [
+            ("causerie_db_calls_total", "counter", "Database calls (queries or transactions)", db.calls()),
             ("causerie_db_pool_connections", "gauge", "Open database connections", connections as u64),
             ("causerie_db_pool_idle", "gauge", "Idle database connections", idle as u64),
             (

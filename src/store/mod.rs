@@ -120,6 +120,8 @@ pub struct Db {
     backend: Backend,
     /// Write transactions go to one thread (see `spawn_writer`).
     writer: std::sync::mpsc::Sender<WriteJob>,
+    /// Database calls made (`run` and `write`), for `/metrics`.
+    calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Db {
@@ -141,7 +143,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .build(DbManager { url: url.clone() })?;
         let writer = spawn_writer(pool.clone())?;
-        let db = Self { pool, backend: url.backend, writer };
+        let db = Self { pool, backend: url.backend, writer, calls: Default::default() };
         db.migrate()?;
         Ok(db)
     }
@@ -178,6 +180,11 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
+    /// How many database calls (`run`, `write`) were made so far.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Runs `f` with a pooled connection on the blocking pool, in the caller's span.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
@@ -185,6 +192,7 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
@@ -206,6 +214,7 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + From<QueryError> + Send + 'static,
     {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, answer) = tokio::sync::oneshot::channel();
         let span = tracing::Span::current();
         let job: WriteJob = Box::new(move |pool: &DbPool| {

@@ -421,3 +421,29 @@ async fn sigterm_ends_streams_and_stops_the_server() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn idle_streams_cost_no_database_calls() {
+    let app = spawn_app_with(|s| s.sse_ping_seconds = 1).await;
+    let mut rooms = Vec::new();
+    for i in 0..5 {
+        rooms.push(app.admin.create_room("group", &format!("Quiet {i}"), &[]).await);
+    }
+    let mut streams = Vec::new();
+    for i in 0..20 {
+        let query = if i % 2 == 0 { String::new() } else { format!("?room_id={}", rooms[i % 5]) };
+        streams.push(SseReader::open(&app.admin, &query, None).await.1);
+    }
+    for sse in streams.iter_mut() {
+        assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
+    }
+    let before = app.state.db.calls();
+    // Two ping intervals: every stream is alive and writing, none asks the database.
+    for sse in streams.iter_mut() {
+        assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping");
+    }
+    for sse in streams.iter_mut() {
+        assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping");
+    }
+    assert_eq!(app.state.db.calls(), before);
+}

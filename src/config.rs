@@ -22,8 +22,9 @@ pub struct Settings {
     pub database_url: String,
     /// Where attachments are stored.
     pub uploads_dir: PathBuf,
-    /// The static web client.
-    pub web_dir: PathBuf,
+    /// Serve the web client from this folder instead of the copy built into the binary
+    /// (for working on the client).
+    pub web_dir: Option<PathBuf>,
     /// The server's public URL (`https://chat.example.com`), used for the CSRF origin check.
     pub public_url: Option<String>,
     /// Mark the session cookie `Secure` (behind HTTPS).
@@ -80,7 +81,7 @@ impl Default for Settings {
             bind: "127.0.0.1:8080".into(),
             database_url: "sqlite://causerie.db".into(),
             uploads_dir: "uploads".into(),
-            web_dir: "web".into(),
+            web_dir: None,
             public_url: None,
             secure_cookies: false,
             admin_password: None,
@@ -188,6 +189,11 @@ impl Settings {
         }
         if !matches!(self.log_format.as_str(), "human" | "json") {
             return fail("log_format", format!("expected human or json, got {:?}", self.log_format));
+        }
+        if let Some(dir) = &self.web_dir {
+            if !dir.is_dir() {
+                return fail("web_dir", format!("{} is not a folder", dir.display()));
+            }
         }
         if let Some(url) = &self.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {

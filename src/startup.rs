@@ -136,7 +136,7 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
     let metrics = web::Data::new(Metrics::new());
     let settings = state.settings.clone();
     let mut server = HttpServer::new(move || {
-        let mut app = App::new()
+        let app = App::new()
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed))
             .wrap(Compress::default())
             .wrap(from_fn(metrics::track))
@@ -145,10 +145,10 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(state.settings.max_json_bytes))
             .configure(crate::api::configure);
-        if state.settings.web_dir.is_dir() {
-            app = app.service(actix_files::Files::new("/", &state.settings.web_dir).index_file("index.html"));
+        match &state.settings.web_dir {
+            Some(dir) => app.service(actix_files::Files::new("/", dir).index_file("index.html")),
+            None => app.default_service(web::get().to(crate::api::web_client::asset)),
         }
-        app
     })
     .disable_signals()
     .shutdown_timeout(settings.shutdown_timeout_seconds)

@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod ops;
 pub mod rooms;
 pub mod stream;
+pub mod web_client;
 
 use std::future::Future;
 use std::pin::Pin;

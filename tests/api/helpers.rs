@@ -79,7 +79,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         bind: "127.0.0.1:0".into(),
         database_url,
         uploads_dir: dir.path().join("uploads"),
-        web_dir: dir.path().join("no-web"),
         admin_password: Some(ADMIN_PASSWORD.into()),
         login_attempts_per_minute: 1000,
         rate_limit_per_minute: 0,

@@ -81,3 +81,20 @@ async fn demo_data_lets_a_newcomer_look_around() {
     let page = alice.get_json(&format!("/rooms/{}/messages", rooms[0]["id"])).await;
     assert!(!page["messages"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_web_client_is_built_in() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::new();
+    let r = c.get(format!("{}/", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let etag = r.headers()["etag"].clone();
+    assert!(r.text().await.unwrap().contains("<html"));
+    let r = c.get(format!("{}/", app.address)).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_MODIFIED);
+    let r = c.get(format!("{}/js/app.js", app.address)).send().await.unwrap();
+    assert!(r.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    let r = c.get(format!("{}/no-such-file.js", app.address)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

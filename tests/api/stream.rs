@@ -391,7 +391,6 @@ async fn sigterm_ends_streams_and_stops_the_server() {
         .args(["--database", &format!("sqlite://{}", dir.path().join("t.db").display())])
         .env("CAUSERIE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .env("CAUSERIE_LOG_FORMAT", "json")
-        .env("CAUSERIE_WEB_DIR", dir.path().join("none"))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

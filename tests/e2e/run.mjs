@@ -263,7 +263,8 @@ async function startServer() {
     'serve', '--bind', `127.0.0.1:${port}`,
     '--database', `sqlite://${tmp}/e2e.db`, '--uploads', path.join(tmp, 'uploads'),
   ], {
-    env: { ...process.env, CAUSERIE_ADMIN_PASSWORD: ADMIN_PASSWORD, CAUSERIE_WEB_DIR: path.join(REPO, 'web') },
+    // The client built into the binary: what users get.
+    env: { ...process.env, CAUSERIE_ADMIN_PASSWORD: ADMIN_PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout.pipe(serverLog);

@@ -277,6 +277,8 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("CAUSERIE_DATABASE_URL"));
         let s = Settings { default_permissions: "chat.fly".into(), ..Settings::default() };
         assert!(s.validate().unwrap_err().contains("default_permissions"));
+        let s = Settings { web_dir: Some("/no/such/folder".into()), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("CAUSERIE_WEB_DIR"));
     }
 
     #[test]

@@ -138,10 +138,13 @@ impl Db {
             let mut conn = SqliteConnection::establish(&url.target)?;
             conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
         }
-        let pool = Pool::builder()
-            .max_size(pool_size)
-            .connection_timeout(Duration::from_secs(10))
-            .build(DbManager { url: url.clone() })?;
+        // One connection first: an unreachable or misspelt database stops the start with
+        // one line, instead of the pool's retries.
+        let manager = DbManager { url: url.clone() };
+        manager
+            .connect()
+            .map_err(|e| anyhow::anyhow!("cannot connect to the database (CAUSERIE_DATABASE_URL): {e}"))?;
+        let pool = Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
         let writer = spawn_writer(pool.clone())?;
         let db = Self { pool, backend: url.backend, writer, calls: Default::default() };
         db.migrate()?;

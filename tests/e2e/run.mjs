@@ -686,6 +686,23 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
     assert.equal(new Set(shown).size, shown.length, 'no message shown twice after the replay');
   });
 
+  it('reloads its state when the server answers reset', { timeout: STEP_MS }, async () => {
+    // An id the server never gave out (as after a database restore): it answers `reset`.
+    const key = (id) => `causerie.lastEventId.${id}`;
+    await bob.evaluate(([k]) => localStorage.setItem(k, '999999999'), [key(ids.bob.id)]);
+    const asked = bob.waitForRequest((r) => r.url().includes('last_event_id=999999999'));
+    await bob.reload();
+    await asked;
+    await eventually(async () => {
+      const stored = await bob.evaluate(([k]) => localStorage.getItem(k), [key(ids.bob.id)]);
+      return stored && Number(stored) < 999999999;
+    }, { message: "the reset's id to replace the stored one" });
+    await eventually(async () => (await streamState(bob)) === 'open', { message: 'stream open after reset' });
+    await bob.locator(sel('message-list')).waitFor();
+    await send(alice, 'after the reset');
+    await waitForMessage(bob, 'after the reset');
+  });
+
   it('browses and joins a channel', { timeout: STEP_MS }, async () => {
     await bob.locator(sel('browse-channels')).click();
     const item = bob.locator(`${sel('channel-item')}[data-room-name="Announcements"]`);

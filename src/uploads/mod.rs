@@ -96,26 +96,27 @@ fn unsupported(extension: Option<&str>) -> ApiError {
     ))
 }
 
-/// The binary container a file's first bytes announce, if any we accept.
+/// The binary container a file's first bytes announce (read by `infer`), if any we accept.
 pub fn sniff(head: &[u8]) -> Option<Kind> {
-    let kind = if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Kind::Jpeg
-    } else if head.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Kind::Png
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        Kind::Gif
-    } else if head.len() >= 12 && head.starts_with(b"RIFF") && &head[8..12] == b"WEBP" {
-        Kind::Webp
-    } else if head.starts_with(b"%PDF-") {
-        Kind::Pdf
-    } else if head.starts_with(b"PK\x03\x04") || head.starts_with(b"PK\x05\x06") {
-        Kind::Zip
-    } else if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
-        Kind::Ole
-    } else {
-        return None;
-    };
-    Some(kind)
+    let found = infer::get(head)?;
+    Some(match found.mime_type() {
+        "image/jpeg" => Kind::Jpeg,
+        "image/png" => Kind::Png,
+        "image/gif" => Kind::Gif,
+        "image/webp" => Kind::Webp,
+        "application/pdf" => Kind::Pdf,
+        // OOXML documents are zip archives.
+        "application/zip"
+        | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        | "application/vnd.openxmlformats-officedocument.presentationml.presentation" => Kind::Zip,
+        // Legacy Office documents share the compound-file container.
+        "application/x-ole-storage"
+        | "application/msword"
+        | "application/vnd.ms-excel"
+        | "application/vnd.ms-powerpoint" => Kind::Ole,
+        _ => return None,
+    })
 }
 
 /// Text has no magic number: it must be UTF-8 with no NUL near the start, and must not be
@@ -455,6 +456,12 @@ mod tests {
         assert!(classify("txt", b"%PDF-1.4").is_err());
         assert!(classify("txt", b"a\0b").is_err());
         assert!(classify("docx", b"PK\x03\x04rest").is_ok());
+        let mut ole = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+        ole.resize(1024, 0);
+        assert!(classify("doc", &ole).is_ok());
+        assert!(classify("zip", &ole).is_err());
+        assert!(classify("jpg", b"\xFF\xD8\xFF\xE0\0\x10JFIF\0").is_ok());
+        assert!(classify("webp", b"RIFF\0\0\0\0WEBPVP8 ").is_ok());
         assert!(classify("html", b"<html>").is_err());
         assert!(classify("svg", b"<svg/>").is_err());
         // A head cut inside a multi-byte character is still text.

@@ -146,7 +146,7 @@ fn bench_persist(c: &mut Criterion) {
         })
     });
 
-    // Concurrent senders through the server's path: `Db::write` (writer lock, blocking pool).
+    // Concurrent senders through the server's path: `Db::write` (the writer thread).
     const SENDERS: usize = 64;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     group.throughput(Throughput::Elements(SENDERS as u64));

@@ -15,10 +15,10 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
+use super::commit_then;
 use super::messages::{check_send, insert_and_announce};
 use super::{created, ok};
 use crate::auth::CurrentUser;
-use crate::broker::Outbox;
 use crate::domain::views::Message;
 use crate::domain::{Action, MessageContent, MessageType};
 use crate::error::{ApiError, ApiResult};
@@ -106,36 +106,30 @@ pub async fn send_with_files(
     .map_err(ApiError::internal)??;
 
     let uploads_dir = settings.uploads_dir.clone();
-    let hub = state.hub.clone();
-    // Like `commit`, but the files are kept only once the transaction has committed: a
-    // failure anywhere, even in the commit itself, drops `upload` and so removes them.
-    let (message, _, _) = state
-        .db
-        .write(
-            move |conn| {
-                let mut upload = upload;
-                let mut outbox = Outbox::default();
-                check_send(conn, &user, room_id, reply_to_id)?;
-                let message_type = if upload.files.is_empty() { MessageType::Text } else { MessageType::File };
-                let new = NewMessage {
-                    room_id,
-                    sender_id: user.id,
-                    content: content.as_str(),
-                    message_type: message_type.as_str(),
-                    reply_to_id,
-                    created_at: now_micros(),
-                };
-                let message = insert_and_announce(conn, &mut outbox, &new, Some(&user.display_name), |conn, row| {
-                    store_files(conn, row, &uploads_dir, &mut upload)
-                })?;
-                Ok::<_, ApiError>((message, outbox, upload))
-            },
-            move |(_, outbox, upload): &mut (Message, Outbox, Upload)| {
-                upload.written.keep();
-                hub.publish(outbox.take());
-            },
-        )
-        .await?;
+    // The files are kept only once the transaction has committed: a failure anywhere, even
+    // in the commit itself, drops `upload` and so removes them.
+    let (message, _) = commit_then(
+        &state,
+        move |conn, outbox| {
+            let mut upload = upload;
+            check_send(conn, &user, room_id, reply_to_id)?;
+            let message_type = if upload.files.is_empty() { MessageType::Text } else { MessageType::File };
+            let new = NewMessage {
+                room_id,
+                sender_id: user.id,
+                content: content.as_str(),
+                message_type: message_type.as_str(),
+                reply_to_id,
+                created_at: now_micros(),
+            };
+            let message = insert_and_announce(conn, outbox, &new, Some(&user.display_name), |conn, row| {
+                store_files(conn, row, &uploads_dir, &mut upload)
+            })?;
+            Ok((message, upload))
+        },
+        |(_, upload): &mut (Message, Upload)| upload.written.keep(),
+    )
+    .await?;
     Ok(created(&message))
 }
 

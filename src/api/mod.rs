@@ -96,11 +96,22 @@ fn query_error(err: QueryPayloadError) -> ApiError {
     ApiError::invalid(format!("invalid query: {err}"))
 }
 
-/// Runs `f` in one transaction under the writer lock, then publishes what it recorded in
+/// Runs `f` in one transaction on the writer thread, then publishes what it recorded in
 /// its outbox, in commit order.
 pub async fn commit<T, F>(state: &AppState, f: F) -> ApiResult<T>
 where
     F: FnOnce(&mut DbConn, &mut Outbox) -> ApiResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    commit_then(state, f, |_| {}).await
+}
+
+/// Like `commit`; `after_commit` runs on the writer thread once the transaction has
+/// committed, whether or not the caller is still waiting (a client may hang up).
+pub async fn commit_then<T, F, A>(state: &AppState, f: F, after_commit: A) -> ApiResult<T>
+where
+    F: FnOnce(&mut DbConn, &mut Outbox) -> ApiResult<T> + Send + 'static,
+    A: FnOnce(&mut T) + Send + 'static,
     T: Send + 'static,
 {
     let hub = state.hub.clone();
@@ -112,7 +123,10 @@ where
                 let value = f(conn, &mut outbox)?;
                 Ok::<_, ApiError>((value, outbox))
             },
-            move |(_, outbox): &mut (T, Outbox)| hub.publish(outbox.take()),
+            move |(value, outbox): &mut (T, Outbox)| {
+                after_commit(value);
+                hub.publish(outbox.take());
+            },
         )
         .await?;
     Ok(value)

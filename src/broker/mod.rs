@@ -1,8 +1,8 @@
 //! Real-time delivery: the per-room broadcast hub, SSE framing and the subscriber loop.
 //!
 //! An event is committed with its row in `chat_events`, framed once as SSE bytes, and
-//! published on its room's `tokio::sync::broadcast` channel while the writer lock is still
-//! held, so channels see events in id order. A per-user control channel carries what
+//! published on its room's `tokio::sync::broadcast` channel by the writer thread before the
+//! next transaction starts, so channels see events in id order. A per-user control channel carries what
 //! concerns one user rather than one room: added to a room, removed, account disabled.
 
 pub mod hub;

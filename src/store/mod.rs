@@ -113,7 +113,7 @@ impl ManageConnection for DbManager {
 
 pub type DbPool = Pool<DbManager>;
 
-/// The database handle shared by every request: a pool plus the writer lock.
+/// The database handle shared by every request: a pool plus the writer thread.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,

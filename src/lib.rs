@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod front;
 pub mod metrics;
 pub mod startup;
 pub mod store;

@@ -37,7 +37,7 @@ impl Metrics {
         Self { registry, requests, latency }
     }
 
-    fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
         self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
         self.latency.with_label_values(&[route]).observe(seconds);
     }

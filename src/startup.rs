@@ -7,7 +7,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::accounts::{self, NewAccount};
@@ -16,6 +16,7 @@ use crate::auth::limits::Limits;
 use crate::auth::secret;
 use crate::broker::Hub;
 use crate::config::Settings;
+use crate::front::Front;
 use crate::metrics::{self, Metrics};
 use crate::store::{events, now_micros, users, Db};
 
@@ -134,8 +135,8 @@ async fn shutdown_signal() {
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let metrics = web::Data::new(Metrics::new());
-    let settings = state.settings.clone();
-    let mut server = HttpServer::new(move || {
+    let front = Arc::new(Front { state: state.clone(), metrics: metrics.clone() });
+    let server = crate::front::serve(listener, front, move || {
         let app = App::new()
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed))
             .wrap(Compress::default())
@@ -149,14 +150,8 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             Some(dir) => app.service(actix_files::Files::new("/", dir).index_file("index.html")),
             None => app.default_service(web::get().to(crate::api::web_client::asset)),
         }
-    })
-    .disable_signals()
-    .shutdown_timeout(settings.shutdown_timeout_seconds)
-    .listen(listener)?;
-    if settings.workers > 0 {
-        server = server.workers(settings.workers);
-    }
-    Ok(server.run())
+    })?;
+    Ok(server)
 }
 
 /// Creates `admin` when the database has no user: with `CAUSERIE_ADMIN_PASSWORD`, or a

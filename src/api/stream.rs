@@ -39,11 +39,29 @@ pub async fn open(
     req: HttpRequest,
     query: web::Query<StreamQuery>,
 ) -> ApiResult<HttpResponse> {
-    user.may(Action::Browse)?;
-    let StreamQuery { room_id, last_event_id } = query.into_inner();
     // The header is what EventSource sends on reconnect: newer than the page's URL.
     let header_id = req.headers().get("last-event-id").map(|v| v.to_str().unwrap_or("x").to_owned());
-    let resume = match header_id.or(last_event_id) {
+    let subscriber = prepare(&state, user, query.into_inner(), header_id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .insert_header(ContentEncoding::Identity)
+        .streaming(subscriber.into_stream()))
+}
+
+/// Checks a stream request and subscribes it: the `Last-Event-ID` header (`last_event_id`,
+/// which wins over the query's), the room, the caller's right to read it. Nothing is left
+/// behind when it fails.
+pub async fn prepare(
+    state: &AppState,
+    user: CurrentUser,
+    query: StreamQuery,
+    last_event_id: Option<String>,
+) -> ApiResult<Subscriber> {
+    user.may(Action::Browse)?;
+    let StreamQuery { room_id, last_event_id: query_id } = query;
+    let resume = match last_event_id.or(query_id) {
         Some(text) if !text.trim().is_empty() => Some(parse_event_id(&text)?),
         _ => None,
     };
@@ -77,7 +95,7 @@ pub async fn open(
             id
         }
     });
-    let subscriber = Subscriber::new(
+    Ok(Subscriber::new(
         state.hub.clone(),
         registration,
         control,
@@ -86,13 +104,7 @@ pub async fn open(
         opening.freeze(),
         resume_after,
         state.settings.ping_interval(),
-    );
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("X-Accel-Buffering", "no"))
-        .insert_header(ContentEncoding::Identity)
-        .streaming(subscriber.into_stream()))
+    ))
 }
 
 /// Reads what the user may see after an id, from the event log.

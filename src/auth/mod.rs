@@ -94,15 +94,54 @@ pub fn admin_user(row: &UserRow, permissions: Vec<String>) -> User {
     User { permissions: Some(permissions), disabled: Some(row.disabled), ..public_user(row) }
 }
 
-fn bearer_token(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| ApiError::Unauthenticated)?;
+/// The token of an `Authorization: Bearer …` header; any other scheme is refused.
+fn bearer_token(value: Option<&[u8]>) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    let value = std::str::from_utf8(value).map_err(|_| ApiError::Unauthenticated)?;
     match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
             Ok(Some(token.trim().to_owned()))
         }
         _ => Err(ApiError::Unauthenticated),
     }
+}
+
+/// How a request says who it is, from its `Authorization` header (which wins) and its
+/// session cookie: the credential and the hash to look up.
+pub fn credential(
+    authorization: Option<&[u8]>,
+    session_cookie: Option<&str>,
+) -> Result<Option<(Credential, String)>, ApiError> {
+    Ok(match bearer_token(authorization)? {
+        Some(token) => Some((Credential::Bearer, secret::digest(&token))),
+        None => session_cookie.map(|value| {
+            let hash = secret::digest(value);
+            (Credential::Session(hash.clone()), hash)
+        }),
+    })
+}
+
+/// The enabled user behind a credential: from the cache, else from the database.
+pub async fn authenticate(state: &AppState, credential: Credential, hash: String) -> Result<CurrentUser, ApiError> {
+    let known = match state.auth_cache.get(&hash) {
+        Some(known) => known,
+        None => {
+            let via_session = matches!(credential, Credential::Session(_));
+            let key = hash.clone();
+            let known =
+                state.db.run(move |conn| lookup(conn, &key, via_session)).await?.ok_or(ApiError::Unauthenticated)?;
+            state.auth_cache.put(hash, known.clone());
+            known
+        }
+    };
+    Ok(CurrentUser {
+        id: known.id,
+        username: known.username,
+        display_name: known.display_name,
+        is_admin: known.is_admin,
+        permissions: known.permissions,
+        credential,
+    })
 }
 
 /// The enabled user behind a session or token hash, with their permissions.
@@ -129,13 +168,9 @@ impl FromRequest for CurrentUser {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let credential = bearer_token(req).map(|bearer| match bearer {
-            Some(token) => Some((Credential::Bearer, secret::digest(&token))),
-            None => req.cookie(SESSION_COOKIE).map(|c| {
-                let hash = secret::digest(c.value());
-                (Credential::Session(hash.clone()), hash)
-            }),
-        });
+        let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let cookie = req.cookie(SESSION_COOKIE);
+        let credential = credential(authorization, cookie.as_ref().map(|c| c.value()));
         let csrf = match &credential {
             Ok(Some((Credential::Session(_), _))) if changes_state(req.method()) => {
                 let public_url = state.as_ref().and_then(|s| s.settings.public_url.clone());
@@ -146,31 +181,11 @@ impl FromRequest for CurrentUser {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
             let Some((credential, hash)) = credential? else { return Err(ApiError::Unauthenticated) };
-            let known = match state.auth_cache.get(&hash) {
-                Some(known) => known,
-                None => {
-                    let via_session = matches!(credential, Credential::Session(_));
-                    let key = hash.clone();
-                    let known = state
-                        .db
-                        .run(move |conn| lookup(conn, &key, via_session))
-                        .await?
-                        .ok_or(ApiError::Unauthenticated)?;
-                    state.auth_cache.put(hash, known.clone());
-                    known
-                }
-            };
+            let user = authenticate(&state, credential, hash).await?;
             // Authentication first: a stranger learns nothing from a CSRF refusal.
             csrf?;
-            tracing::Span::current().record("user_id", known.id);
-            Ok(CurrentUser {
-                id: known.id,
-                username: known.username,
-                display_name: known.display_name,
-                is_admin: known.is_admin,
-                permissions: known.permissions,
-                credential,
-            })
+            tracing::Span::current().record("user_id", user.id);
+            Ok(user)
         })
     }
 }

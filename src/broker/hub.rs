@@ -1,10 +1,10 @@
 //! The per-room broadcast channels and the registry of open streams.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, watch, Notify};
 
 use super::{Event, Notice};
 
@@ -32,7 +32,47 @@ pub enum Control {
 struct StreamEntry {
     id: u64,
     scope: Scope,
-    control: mpsc::UnboundedSender<Control>,
+    control: Arc<ControlQueue>,
+}
+
+/// A stream's control messages. They are rare, so a locked queue and a `Notify` serve:
+/// an unbounded channel would allocate a block of 32 slots for every open stream.
+#[derive(Default)]
+struct ControlQueue {
+    messages: Mutex<VecDeque<Control>>,
+    ready: Notify,
+}
+
+impl ControlQueue {
+    fn send(&self, message: Control) {
+        lock(&self.messages).push_back(message);
+        // Stored as a permit when the stream is not waiting: its next wait returns at once.
+        self.ready.notify_one();
+    }
+}
+
+/// The receiving end of a stream's control messages.
+pub struct ControlReceiver(Arc<ControlQueue>);
+
+impl ControlReceiver {
+    pub fn try_recv(&mut self) -> Option<Control> {
+        lock(&self.0.messages).pop_front()
+    }
+
+    /// The next message. Cancel-safe: a message stays queued until it is returned.
+    pub async fn recv(&mut self) -> Control {
+        loop {
+            if let Some(message) = self.try_recv() {
+                return message;
+            }
+            self.0.ready.notified().await;
+        }
+    }
+}
+
+/// Nothing guarded here is left half-updated by a panic that matters to readers.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Default)]
@@ -81,8 +121,7 @@ impl Hub {
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
-        // Nothing in Inner can be left half-updated by a panic that matters to readers.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner)
     }
 
     /// Publishes a committed transaction's notices, in order.
@@ -105,20 +144,20 @@ impl Hub {
                     for entry in streams.get(&user_id).into_iter().flatten() {
                         if entry.scope == Scope::AllRooms {
                             let receiver = room_sender(rooms, room_id, capacity).subscribe();
-                            let _ = entry.control.send(Control::Add(room_id, receiver));
+                            entry.control.send(Control::Add(room_id, receiver));
                         }
                     }
                 }
                 Notice::Left { room_id, user_id, last_event_id } => {
                     for entry in inner.streams.get(&user_id).into_iter().flatten() {
                         if entry.scope == Scope::AllRooms || entry.scope == Scope::Room(room_id) {
-                            let _ = entry.control.send(Control::Remove { room_id, last_event_id });
+                            entry.control.send(Control::Remove { room_id, last_event_id });
                         }
                     }
                 }
                 Notice::UserDisabled { user_id } => {
                     for entry in inner.streams.get(&user_id).into_iter().flatten() {
-                        let _ = entry.control.send(Control::Close);
+                        entry.control.send(Control::Close);
                     }
                 }
             }
@@ -135,12 +174,12 @@ impl Hub {
 
     /// Registers a stream before its rooms are read from the database, so that membership
     /// changes committed in between reach it through the control channel.
-    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope) -> (Registration, mpsc::UnboundedReceiver<Control>) {
-        let (control, control_rx) = mpsc::unbounded_channel();
+    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope) -> (Registration, ControlReceiver) {
+        let control = Arc::new(ControlQueue::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().streams.entry(user_id).or_default().push(StreamEntry { id, scope, control });
+        self.lock().streams.entry(user_id).or_default().push(StreamEntry { id, scope, control: control.clone() });
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
-        (Registration { hub: self.clone(), id, user_id, scope }, control_rx)
+        (Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control))
     }
 
     /// Subscribes to the rooms' channels, creating those that do not exist yet.
@@ -229,10 +268,11 @@ mod tests {
         let hub = Hub::new(16);
         let (reg, mut ctl) = hub.register(1, Scope::AllRooms);
         hub.publish(vec![Notice::Joined { room_id: 5, user_id: 1 }, event(9, 5)]);
-        let Some(Control::Add(5, mut rx)) = ctl.recv().await else { panic!("no Add") };
+        let Control::Add(5, mut rx) = ctl.recv().await else { panic!("no Add") };
         assert_eq!(rx.recv().await.unwrap().id, 9);
         hub.publish(vec![Notice::Left { room_id: 5, user_id: 1, last_event_id: 9 }]);
-        assert!(matches!(ctl.recv().await, Some(Control::Remove { room_id: 5, last_event_id: 9 })));
+        assert!(matches!(ctl.recv().await, Control::Remove { room_id: 5, last_event_id: 9 }));
+        assert!(ctl.try_recv().is_none());
         assert_eq!(hub.subscriber_count(), 1);
         drop(reg);
         assert_eq!(hub.subscriber_count(), 0);

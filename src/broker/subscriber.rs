@@ -11,10 +11,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::select_all;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::hub::{Control, Registration, RoomReceiver, Scope};
+use super::hub::{Control, ControlReceiver, Registration, RoomReceiver, Scope};
 use super::{sse, Event, Hub};
 
 /// Events read back from the log: their frames, the last id, and whether more follow.
@@ -40,7 +40,7 @@ pub struct Subscriber {
     hub: Arc<Hub>,
     registration: Registration,
     rooms: Vec<(i64, RoomReceiver)>,
-    control: mpsc::UnboundedReceiver<Control>,
+    control: ControlReceiver,
     shutdown: watch::Receiver<bool>,
     catch_up: CatchUp,
     /// The last stored event id written to the stream.
@@ -68,7 +68,7 @@ impl Subscriber {
     pub fn new(
         hub: Arc<Hub>,
         registration: Registration,
-        control: mpsc::UnboundedReceiver<Control>,
+        control: ControlReceiver,
         rooms: Vec<(i64, RoomReceiver)>,
         catch_up: CatchUp,
         opening: Bytes,
@@ -154,10 +154,7 @@ impl Subscriber {
         tokio::select! {
             biased;
             _ = shutdown.changed() => self.closed = true,
-            message = control.recv() => match message {
-                Some(message) => self.apply(message),
-                None => self.closed = true,
-            },
+            message = control.recv() => self.apply(message),
             (index, result) = any_room => self.received(index, result),
             _ = keepalive.as_mut() => {
                 // A ping after `ping_every` of silence; events written since push it back.
@@ -240,7 +237,7 @@ impl Subscriber {
         loop {
             let known = self.pending.iter().map(|e| e.id).max().unwrap_or(0);
             let mut found = false;
-            while let Ok(message) = self.control.try_recv() {
+            while let Some(message) = self.control.try_recv() {
                 self.apply(message);
                 found = true;
             }

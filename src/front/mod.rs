@@ -89,13 +89,14 @@ async fn connection<S>(io: TcpStream, http: &S, front: &Front)
 where
     S: Service<TcpStream, Response = ()>,
 {
-    if let Some(request) = stream::peek_request(&io).await {
-        if let Some(subscriber) = stream::accept(front, &request).await {
-            stream::serve(io, request, subscriber, front).await;
-            return;
-        }
+    // Each phase is boxed and freed when it ends: a task keeps the size of its largest
+    // state for its whole life, and an open stream should not carry the futures that
+    // authenticated it, nor actix-web's dispatcher.
+    if let Some((request, subscriber)) = Box::pin(stream::open(&io, front)).await {
+        Box::pin(stream::serve(io, request, subscriber, front)).await;
+        return;
     }
     // Errors are the connection's own (a reset, a timeout); actix-web has answered what
     // could be answered.
-    let _ = http.call(io).await;
+    let _ = Box::pin(http.call(io)).await;
 }

@@ -21,6 +21,7 @@ const PATH: &str = "/chat/api/stream";
 const REQUEST_LINE_START: &[u8] = b"GET /chat/api/stream";
 /// A longer head (many cookies) goes to actix-web, which takes up to 32 KiB.
 const MAX_HEAD: usize = 8 * 1024;
+const TYPICAL_HEAD: usize = 1024;
 /// The same bound actix-web gives a client to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// A client that takes nothing for this long while its socket buffer is full is gone.
@@ -31,12 +32,24 @@ const PEEK_RETRY: Duration = Duration::from_millis(2);
 const MAX_HEADERS: usize = 48;
 
 /// What the lean path takes from a stream request's head.
-pub struct StreamRequest {
+struct StreamRequest {
     head_len: usize,
     query: String,
     authorization: Option<Vec<u8>>,
     session: Option<String>,
     last_event_id: Option<String>,
+    started: Instant,
+}
+
+impl StreamRequest {
+    /// What the open stream still needs of its request.
+    fn opened(self) -> Opened {
+        Opened { head_len: self.head_len, started: self.started }
+    }
+}
+
+pub struct Opened {
+    head_len: usize,
     started: Instant,
 }
 
@@ -49,7 +62,7 @@ enum Parsed {
 
 /// Peeks at a new connection's first request. `Some` when it is a complete `GET` of the
 /// stream in HTTP/1.1 without a body; the bytes stay in the socket either way.
-pub async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
+async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
     let started = Instant::now();
     let deadline = started + HEAD_TIMEOUT;
     // Most connections are told apart by their first bytes, without a buffer for the head.
@@ -58,12 +71,15 @@ pub async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
     if seen == 0 || start[..seen] != REQUEST_LINE_START[..seen] {
         return None;
     }
-    let mut head = vec![0u8; MAX_HEAD];
+    // Most heads fit the first size; thousands of streams connecting at once should not
+    // each hold the largest.
+    let mut head = vec![0u8; TYPICAL_HEAD];
     loop {
         let seen = tokio::time::timeout_at(deadline, io.peek(&mut head)).await.ok()?.ok()?;
         match parse(&head[..seen], started) {
             Parsed::Stream(request) => return Some(request),
-            Parsed::Partial if seen < MAX_HEAD && Instant::now() + PEEK_RETRY < deadline => {
+            Parsed::Partial if seen == head.len() && head.len() < MAX_HEAD => head.resize(MAX_HEAD, 0),
+            Parsed::Partial if seen < head.len() && Instant::now() + PEEK_RETRY < deadline => {
                 // The socket stays readable while bytes wait in it: poll, do not spin.
                 tokio::time::sleep(PEEK_RETRY).await;
             }
@@ -124,9 +140,16 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
     Parsed::Stream(request)
 }
 
-/// Authenticates and subscribes the request, as `api::stream::open` does; `None` when
-/// anything is refused, and actix-web then gives the refusal.
-pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
+/// A stream request, authenticated and subscribed; `None` when the connection's first
+/// request is something else or is refused, and actix-web then answers it.
+pub async fn open(io: &TcpStream, front: &Front) -> Option<(Opened, Subscriber)> {
+    let request = peek_request(io).await?;
+    let subscriber = accept(front, &request).await?;
+    Some((request.opened(), subscriber))
+}
+
+/// Authenticates and subscribes the request, as `api::stream::open` does.
+async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
     let (credential, hash) = auth::credential(request.authorization.as_deref(), request.session.as_deref()).ok()??;
     let user = auth::authenticate(&front.state, credential, hash).await.ok()?;
     let query = web::Query::<StreamQuery>::from_query(&request.query).ok()?.into_inner();
@@ -138,7 +161,7 @@ pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber
 
 /// Reads the request head, answers `200`, and writes the subscriber's chunks until the
 /// stream ends or the client goes.
-pub async fn serve(io: TcpStream, request: StreamRequest, mut subscriber: Subscriber, front: &Front) {
+pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, front: &Front) {
     if consume(&io, request.head_len).await.is_err() {
         return;
     }

@@ -122,6 +122,9 @@ pub struct Db {
     writer: std::sync::mpsc::Sender<WriteJob>,
     /// Database calls made (`run` and `write`), for `/metrics`.
     calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// One per pooled connection: a call waits here, not on a blocking thread of its own
+    /// parked in the pool (thousands of streams opening at once would start as many threads).
+    readers: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -146,7 +149,8 @@ impl Db {
             .map_err(|e| anyhow::anyhow!("cannot connect to the database (CAUSERIE_DATABASE_URL): {e}"))?;
         let pool = Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
         let writer = spawn_writer(pool.clone())?;
-        let db = Self { pool, backend: url.backend, writer, calls: Default::default() };
+        let readers = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize));
+        let db = Self { pool, backend: url.backend, writer, calls: Default::default(), readers };
         db.migrate()?;
         Ok(db)
     }
@@ -196,6 +200,8 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // The semaphore is never closed.
+        let _permit = self.readers.acquire().await.map_err(|_| E::from(DbError::Task))?;
         let pool = self.pool.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {

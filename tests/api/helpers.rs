@@ -22,6 +22,8 @@ pub struct TestUser {
     pub username: String,
     pub client: Client,
     pub address: String,
+    /// The session cookie's value, for requests made outside `client`.
+    pub session: String,
 }
 
 /// A PostgreSQL database of its own for one test, dropped afterwards.
@@ -108,8 +110,16 @@ pub async fn login(address: &str, username: &str, password: &str) -> TestUser {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+    let session =
+        response.cookies().find(|c| c.name() == "causerie_session").expect("a session cookie").value().to_owned();
     let body: Value = response.json().await.unwrap();
-    TestUser { id: body["user"]["id"].as_i64().unwrap(), username: username.into(), client, address: address.into() }
+    TestUser {
+        id: body["user"]["id"].as_i64().unwrap(),
+        username: username.into(),
+        client,
+        address: address.into(),
+        session,
+    }
 }
 
 impl TestApp {

@@ -12,3 +12,4 @@ mod ops;
 mod permissions;
 mod rooms;
 mod stream;
+mod stream_paths;

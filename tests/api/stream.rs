@@ -27,7 +27,13 @@ impl SseReader {
         query: &str,
         last_event_id: Option<i64>,
     ) -> (reqwest::header::HeaderMap, SseReader) {
-        let mut rq = user.client.get(user.url(&format!("/stream{query}"))).header("accept-encoding", "gzip, br");
+        // A connection of its own, as a browser's EventSource usually gets: the server's
+        // lean stream path. (`stream_paths` covers a stream on a reused connection.)
+        let fresh = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+        let mut rq = fresh
+            .get(user.url(&format!("/stream{query}")))
+            .header("cookie", format!("causerie_session={}", user.session))
+            .header("accept-encoding", "gzip, br");
         if let Some(id) = last_event_id {
             rq = rq.header("last-event-id", id.to_string());
         }

@@ -93,8 +93,12 @@ impl ManageConnection for DbManager {
             Backend::Sqlite => {
                 let mut conn = SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first, so the others wait for a busy database instead of failing.
+                // Checkpoints are left to the checkpointer thread: run by a committing
+                // connection, one stalls the writer thread (and every publish behind it)
+                // for the checkpoint's fsyncs.
                 conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                     PRAGMA wal_autocheckpoint = 0;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
@@ -150,7 +154,11 @@ impl Db {
         let pool = Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
         let writer = spawn_writer(pool.clone())?;
         let readers = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize));
-        let db = Self { pool, backend: url.backend, writer, calls: Default::default(), readers };
+        let calls = std::sync::Arc::<std::sync::atomic::AtomicU64>::default();
+        if url.backend == Backend::Sqlite {
+            spawn_checkpointer(url.target.clone(), std::sync::Arc::downgrade(&calls))?;
+        }
+        let db = Self { pool, backend: url.backend, writer, calls, readers };
         db.migrate()?;
         Ok(db)
     }
@@ -255,6 +263,33 @@ fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<WriteJo
         }
     })?;
     Ok(jobs)
+}
+
+/// How often the checkpointer copies the SQLite write-ahead log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Checkpoints the write-ahead log beside the writer, on a connection of its own, while
+/// the database is in use (`alive` is the `Db`'s). PASSIVE: it never waits for readers or
+/// the writer, and copies what they no longer need.
+fn spawn_checkpointer(path: String, alive: std::sync::Weak<std::sync::atomic::AtomicU64>) -> std::io::Result<()> {
+    std::thread::Builder::new().name("causerie-checkpoint".into()).spawn(move || {
+        let mut conn: Option<SqliteConnection> = None;
+        while alive.strong_count() > 0 {
+            std::thread::sleep(CHECKPOINT_EVERY);
+            let result = match conn.as_mut() {
+                Some(c) => c.batch_execute("PRAGMA wal_checkpoint(PASSIVE);"),
+                None => SqliteConnection::establish(&path)
+                    .map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))
+                    .and_then(|mut c| c.batch_execute("PRAGMA busy_timeout = 1000;").map(|()| c))
+                    .map(|c| conn = Some(c)),
+            };
+            if let Err(error) = result {
+                tracing::warn!(%error, "checkpointing the SQLite log failed; retrying");
+                conn = None;
+            }
+        }
+    })?;
+    Ok(())
 }
 
 /// Microseconds since the Unix epoch: how every time is stored.

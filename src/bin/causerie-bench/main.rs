@@ -6,11 +6,13 @@
 //! causerie-bench fanout --target generic --sub-url 'http://127.0.0.1:8081/sub/{room}' \
 //!     --pub-url 'http://127.0.0.1:8081/pub/{room}' --server-pid 1234 -n 1000
 //! causerie-bench report results.jsonl
+//! causerie-bench floor -n 10000 --rate 10 --syscall writev
 //! ```
 //!
 //! Only loopback addresses are accepted; every loop is bounded in count and time.
 
 mod fanout;
+mod floor;
 mod http;
 mod procfs;
 mod publisher;
@@ -39,6 +41,8 @@ enum Command {
     Fanout(Box<fanout::FanoutArgs>),
     /// Medians per scenario and ratios to a baseline, from JSON lines of `fanout`
     Report(report::ReportArgs),
+    /// The kernel's cost of one delivery: bare writes to N loopback connections
+    Floor(floor::FloorArgs),
 }
 
 fn main() {
@@ -68,5 +72,6 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Report(args) => report::summarize(&args),
+        Command::Floor(args) => floor::run(&args),
     }
 }

@@ -108,7 +108,7 @@ pub fn run(args: &FloorArgs) -> Result<()> {
         })
     });
 
-    let mut frame = format!("id: 1234567\nevent: new_message\ndata: {{\"content\":\"");
+    let mut frame = String::from("id: 1234567\nevent: new_message\ndata: {\"content\":\"");
     while frame.len() + 4 < args.frame_bytes {
         frame.push('x');
     }

@@ -23,7 +23,10 @@ messages cannot be edited (403); unread counts leave out system notices and your
 a room as its last admin hands the admin role to the longest-standing member, while demoting the last \
 admin is refused (409); PATCH bodies refuse unknown fields (400); a direct room is created with 201 and \
 found again with 200; joining a channel you are in answers 200 with the room; the stream's `reset` \
-event carries the newest event id, from which the stream continues.\n\n\
+event carries the newest event id, from which the stream continues. A stream opened as the first \
+request of its connection is answered with `Connection: close` (chunked, as always): the connection \
+ends with the stream and takes no other request; a stream on a connection that carried other requests \
+first sends the same bytes. Every open stream costs one task and about 3 KiB of server memory.\n\n\
 Attachments: `POST /messages` as multipart/form-data takes `room_id`, `content` (may be empty with \
 files), `reply_to_id` and one or more `files` parts. Allowed: jpeg, png, gif, webp, pdf, zip, Office \
 documents, and plain text (.txt, .csv, .md, .log); the type is read from the content and must match the \

@@ -1,10 +1,10 @@
 //! The per-room broadcast channels and the registry of open streams.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{broadcast, Notify};
 
 use super::{Event, Notice};
 
@@ -25,7 +25,7 @@ pub enum Control {
     Add(i64, RoomReceiver),
     /// Stop carrying a room after this event id.
     Remove { room_id: i64, last_event_id: i64 },
-    /// End the stream (account disabled).
+    /// End the stream (account disabled, server shutting down).
     Close,
 }
 
@@ -96,7 +96,8 @@ pub struct Hub {
     inner: Mutex<Inner>,
     capacity: usize,
     next_id: AtomicU64,
-    shutdown: watch::Sender<bool>,
+    /// Set once the server shuts down: streams registered later are closed at once.
+    shut_down: AtomicBool,
     pub stats: HubStats,
 }
 
@@ -115,7 +116,7 @@ impl Hub {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
             next_id: AtomicU64::new(1),
-            shutdown: watch::channel(false).0,
+            shut_down: AtomicBool::new(false),
             stats: HubStats::default(),
         })
     }
@@ -177,7 +178,12 @@ impl Hub {
     pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope) -> (Registration, ControlReceiver) {
         let control = Arc::new(ControlQueue::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        self.lock().streams.entry(user_id).or_default().push(StreamEntry { id, scope, control: control.clone() });
+        let mut inner = self.lock();
+        if self.shut_down.load(Ordering::SeqCst) {
+            control.send(Control::Close);
+        }
+        inner.streams.entry(user_id).or_default().push(StreamEntry { id, scope, control: control.clone() });
+        drop(inner);
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
         (Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control))
     }
@@ -211,11 +217,13 @@ impl Hub {
 
     /// Ends every stream (server shutdown): clients reconnect elsewhere and resume by id.
     pub fn shutdown(&self) {
-        let _ = self.shutdown.send(true);
-    }
-
-    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
-        self.shutdown.subscribe()
+        let inner = self.lock();
+        // Under the lock: a stream registers either before (and is told here) or after
+        // (and sees the flag).
+        self.shut_down.store(true, Ordering::SeqCst);
+        for entry in inner.streams.values().flatten() {
+            entry.control.send(Control::Close);
+        }
     }
 }
 

@@ -11,7 +11,6 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::future::select_all;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
-use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::hub::{Control, ControlReceiver, Registration, RoomReceiver, Scope};
@@ -41,7 +40,6 @@ pub struct Subscriber {
     registration: Registration,
     rooms: Vec<(i64, RoomReceiver)>,
     control: ControlReceiver,
-    shutdown: watch::Receiver<bool>,
     catch_up: CatchUp,
     /// The last stored event id written to the stream.
     last_sent: i64,
@@ -75,13 +73,11 @@ impl Subscriber {
         resume_after: Option<i64>,
         ping_every: Duration,
     ) -> Self {
-        let shutdown = hub.shutdown_signal();
         Self {
             hub,
             registration,
             rooms,
             control,
-            shutdown,
             catch_up,
             last_sent: resume_after.unwrap_or(0),
             pending: Vec::new(),
@@ -108,14 +104,16 @@ impl Subscriber {
     /// The next bytes to write, or `None` when the stream ends.
     pub async fn next_chunk(&mut self) -> Option<Bytes> {
         loop {
-            if self.closed || *self.shutdown.borrow() {
+            if self.closed {
                 return None;
             }
             if let Some(bytes) = self.ready.take() {
                 return Some(self.sent(bytes));
             }
             if self.needs_catch_up {
-                match self.run_catch_up().await {
+                // Boxed: catching up is rare, and its state would otherwise be carried by
+                // every waiting stream.
+                match Box::pin(self.run_catch_up()).await {
                     Some(bytes) if bytes.is_empty() => continue,
                     Some(bytes) => return Some(self.sent(bytes)),
                     None => return None,
@@ -137,9 +135,9 @@ impl Subscriber {
         bytes
     }
 
-    /// Waits for a control message, an event, a ping or shutdown.
+    /// Waits for a control message (a room added or removed, the end), an event or a ping.
     async fn wait(&mut self) {
-        let Self { rooms, control, shutdown, keepalive, .. } = self;
+        let Self { rooms, control, keepalive, .. } = self;
         let any_room = async {
             match rooms.len() {
                 0 => std::future::pending().await,
@@ -153,7 +151,6 @@ impl Subscriber {
         };
         tokio::select! {
             biased;
-            _ = shutdown.changed() => self.closed = true,
             message = control.recv() => self.apply(message),
             (index, result) = any_room => self.received(index, result),
             _ = keepalive.as_mut() => {

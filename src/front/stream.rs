@@ -3,7 +3,9 @@
 //! path does not take (another request, a bad credential, a room that is not the
 //! caller's) reaches actix-web byte for byte and gets the same answer as always.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
@@ -68,7 +70,7 @@ async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
     // Most connections are told apart by their first bytes, without a buffer for the head.
     let mut start = [0u8; REQUEST_LINE_START.len()];
     let seen = tokio::time::timeout_at(deadline, io.peek(&mut start)).await.ok()?.ok()?;
-    if seen == 0 || start[..seen] != REQUEST_LINE_START[..seen] {
+    if seen == 0 || !starts_like_a_stream(&start[..seen]) {
         return None;
     }
     // Most heads fit the first size; thousands of streams connecting at once should not
@@ -76,6 +78,9 @@ async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
     let mut head = vec![0u8; TYPICAL_HEAD];
     loop {
         let seen = tokio::time::timeout_at(deadline, io.peek(&mut head)).await.ok()?.ok()?;
+        if seen == 0 || !starts_like_a_stream(&head[..seen]) {
+            return None;
+        }
         match parse(&head[..seen], started) {
             Parsed::Stream(request) => return Some(request),
             Parsed::Partial if seen == head.len() && head.len() < MAX_HEAD => head.resize(MAX_HEAD, 0),
@@ -86,6 +91,12 @@ async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
             Parsed::Partial | Parsed::Other => return None,
         }
     }
+}
+
+/// Whether these first bytes of a request may still be `GET /chat/api/stream…`.
+fn starts_like_a_stream(bytes: &[u8]) -> bool {
+    let len = bytes.len().min(REQUEST_LINE_START.len());
+    bytes[..len] == REQUEST_LINE_START[..len]
 }
 
 fn parse(bytes: &[u8], started: Instant) -> Parsed {
@@ -169,24 +180,20 @@ pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, f
     let _ = io.set_nodelay(true);
     front.metrics.observe(PATH, "GET", 200, request.started.elapsed().as_secs_f64());
     let mut head = Some(response_head());
-    let mut scratch = [0u8; 16];
     loop {
         let chunk = {
             let next = subscriber.next_chunk();
             tokio::pin!(next);
-            loop {
-                tokio::select! {
-                    biased;
-                    chunk = &mut next => break chunk,
-                    ready = io.readable() => match ready.and_then(|()| io.try_read(&mut scratch)) {
-                        Ok(0) => return, // the client hung up
-                        Err(e) if e.kind() != io::ErrorKind::WouldBlock => return,
-                        // A stream takes no further request on its connection.
-                        _ => {}
-                    },
-                }
-            }
+            // The stream's next chunk, unless the client goes first. Read readiness is
+            // polled directly: its waker has a slot of its own in the socket's registration,
+            // where a `readable()` future would join and leave a waiter list per event.
+            std::future::poll_fn(|cx| match next.as_mut().poll(cx) {
+                Poll::Ready(chunk) => Poll::Ready(Some(chunk)),
+                Poll::Pending => client_gone(&io, cx).map(|()| None),
+            })
+            .await
         };
+        let Some(chunk) = chunk else { return };
         let last = chunk.is_none();
         let body = chunk.unwrap_or_default();
         if body.is_empty() && !last {
@@ -197,6 +204,27 @@ pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, f
             return;
         }
     }
+}
+
+/// Ready when the client has hung up (or the connection failed). Bytes it sends are read
+/// and dropped: a stream takes no further request on its connection.
+fn client_gone(io: &TcpStream, cx: &mut Context<'_>) -> Poll<()> {
+    let mut scratch = [0u8; 64];
+    // A client that keeps sending is read in bounded rounds, then the task yields.
+    for _ in 0..4 {
+        match io.poll_read_ready(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(()),
+            Poll::Ready(Ok(())) => match io.try_read(&mut scratch) {
+                Ok(0) => return Poll::Ready(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => return Poll::Ready(()),
+            },
+        }
+    }
+    cx.waker().wake_by_ref();
+    Poll::Pending
 }
 
 /// Takes the request head out of the socket (it was only peeked at).
@@ -261,7 +289,11 @@ async fn write_all(io: &TcpStream, slices: &mut [IoSlice<'_>]) -> io::Result<()>
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => IoSlice::advance_slices(&mut slices, n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                tokio::time::timeout(WRITE_STALL, io.writable()).await.map_err(|_| io::ErrorKind::TimedOut)??;
+                // Boxed: a full socket buffer is rare, and a timer kept inline would add its
+                // size to every stream's task.
+                Box::pin(tokio::time::timeout(WRITE_STALL, io.writable()))
+                    .await
+                    .map_err(|_| io::ErrorKind::TimedOut)??;
             }
             Err(e) => return Err(e),
         }

@@ -135,7 +135,7 @@ async fn shutdown_signal() {
 
 fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
     let metrics = web::Data::new(Metrics::new());
-    let front = Arc::new(Front { state: state.clone(), metrics: metrics.clone() });
+    let front = Arc::new(Front::new(state.clone(), metrics.clone())?);
     let server = crate::front::serve(listener, front, move || {
         let app = App::new()
             .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed))

@@ -31,6 +31,54 @@ use crate::startup::AppState;
 pub struct Front {
     pub state: actix_web::web::Data<AppState>,
     pub metrics: actix_web::web::Data<Metrics>,
+    streams: StreamThreads,
+}
+
+impl Front {
+    pub fn new(state: actix_web::web::Data<AppState>, metrics: actix_web::web::Data<Metrics>) -> std::io::Result<Self> {
+        let threads = match state.settings.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Ok(Self { streams: StreamThreads::start(threads)?, state, metrics })
+    }
+}
+
+type Job = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// Threads that run the lean streams, apart from actix-web's workers. A message's fan-out
+/// wakes thousands of stream tasks at once; on the workers, a request that arrived
+/// meanwhile (the next message to publish) waited behind all of them. Here the kernel
+/// shares the cores between the two kinds of work, publishing keeps its pace, and streams
+/// that fall behind find several events ready and write them at once.
+struct StreamThreads {
+    queues: Vec<tokio::sync::mpsc::UnboundedSender<Job>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl StreamThreads {
+    fn start(threads: usize) -> std::io::Result<Self> {
+        let mut queues = Vec::with_capacity(threads);
+        for index in 0..threads.max(1) {
+            let (queue, mut jobs) = tokio::sync::mpsc::unbounded_channel::<Job>();
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            std::thread::Builder::new().name(format!("causerie-streams-{index}")).spawn(move || {
+                // Ends when the front is dropped (the server stopped); open streams go with it.
+                runtime.block_on(async move {
+                    while let Some(job) = jobs.recv().await {
+                        tokio::spawn(job);
+                    }
+                });
+            })?;
+            queues.push(queue);
+        }
+        Ok(Self { queues, next: Default::default() })
+    }
+
+    fn run(&self, job: Job) -> Result<(), Job> {
+        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.queues.len();
+        self.queues[index].send(job).map_err(|e| e.0)
+    }
 }
 
 /// Serves `listener` with the app that `app` builds (once per worker), routing fresh
@@ -85,18 +133,46 @@ where
 }
 
 /// One accepted connection, served to its end.
-async fn connection<S>(io: TcpStream, http: &S, front: &Front)
+async fn connection<S>(io: TcpStream, http: &S, front: &Arc<Front>)
 where
     S: Service<TcpStream, Response = ()>,
 {
+    let mut io = io;
     // Each phase is boxed and freed when it ends: a task keeps the size of its largest
-    // state for its whole life, and an open stream should not carry the futures that
-    // authenticated it, nor actix-web's dispatcher.
-    if let Some((request, subscriber)) = Box::pin(stream::open(&io, front)).await {
-        Box::pin(stream::serve(io, request, subscriber, front)).await;
-        return;
+    // state for its whole life.
+    if let Some(request) = Box::pin(stream::peek_request(&io)).await {
+        match hand_over(io, request, front).await {
+            Some(back) => io = back,
+            None => return,
+        }
     }
     // Errors are the connection's own (a reset, a timeout); actix-web has answered what
     // could be answered.
     let _ = Box::pin(http.call(io)).await;
+}
+
+/// Moves a stream request to the stream threads. They authenticate and subscribe it and
+/// serve it to its end; a refused request comes back (`Some`) for actix-web to answer.
+async fn hand_over(io: TcpStream, request: stream::StreamRequest, front: &Arc<Front>) -> Option<TcpStream> {
+    let std_io = io.into_std().ok()?;
+    let (answer, refused) = tokio::sync::oneshot::channel();
+    let job_front = front.clone();
+    let job: Job = Box::pin(async move {
+        let Ok(io) = TcpStream::from_std(std_io) else { return };
+        // Boxed, like every phase: the job keeps its largest state for the stream's life.
+        match Box::pin(stream::accept(&job_front, &request)).await {
+            Some(subscriber) => {
+                let _ = answer.send(None);
+                Box::pin(stream::serve(io, request.opened(), subscriber, &job_front)).await;
+            }
+            None => {
+                let _ = answer.send(io.into_std().ok());
+            }
+        }
+    });
+    if front.streams.run(job).is_err() {
+        return None;
+    }
+    let back = refused.await.ok()??;
+    TcpStream::from_std(back).ok()
 }

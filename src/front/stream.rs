@@ -34,7 +34,7 @@ const PEEK_RETRY: Duration = Duration::from_millis(2);
 const MAX_HEADERS: usize = 48;
 
 /// What the lean path takes from a stream request's head.
-struct StreamRequest {
+pub struct StreamRequest {
     head_len: usize,
     query: String,
     authorization: Option<Vec<u8>>,
@@ -45,7 +45,7 @@ struct StreamRequest {
 
 impl StreamRequest {
     /// What the open stream still needs of its request.
-    fn opened(self) -> Opened {
+    pub fn opened(self) -> Opened {
         Opened { head_len: self.head_len, started: self.started }
     }
 }
@@ -64,7 +64,7 @@ enum Parsed {
 
 /// Peeks at a new connection's first request. `Some` when it is a complete `GET` of the
 /// stream in HTTP/1.1 without a body; the bytes stay in the socket either way.
-async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
+pub async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
     let started = Instant::now();
     let deadline = started + HEAD_TIMEOUT;
     // Most connections are told apart by their first bytes, without a buffer for the head.
@@ -151,16 +151,8 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
     Parsed::Stream(request)
 }
 
-/// A stream request, authenticated and subscribed; `None` when the connection's first
-/// request is something else or is refused, and actix-web then answers it.
-pub async fn open(io: &TcpStream, front: &Front) -> Option<(Opened, Subscriber)> {
-    let request = peek_request(io).await?;
-    let subscriber = accept(front, &request).await?;
-    Some((request.opened(), subscriber))
-}
-
 /// Authenticates and subscribes the request, as `api::stream::open` does.
-async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
+pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
     let (credential, hash) = auth::credential(request.authorization.as_deref(), request.session.as_deref()).ok()??;
     let user = auth::authenticate(&front.state, credential, hash).await.ok()?;
     let query = web::Query::<StreamQuery>::from_query(&request.query).ok()?.into_inner();

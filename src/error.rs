@@ -144,7 +144,7 @@ impl From<DieselError> for ApiError {
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::Pool(_) => Self::Unavailable(error.into()),
+            DbError::Pool(_) | DbError::NoConnection => Self::Unavailable(error.into()),
             DbError::Task => Self::Internal(error.into()),
         }
     }

@@ -74,6 +74,8 @@ pub enum DbError {
     Pool(#[from] r2d2::PoolError),
     #[error("database task failed")]
     Task,
+    #[error("the writer has no database connection")]
+    NoConnection,
 }
 
 /// Opens connections of the configured backend and prepares every SQLite connection.
@@ -123,7 +125,7 @@ pub struct Db {
     pool: DbPool,
     backend: Backend,
     /// Write transactions go to one thread (see `spawn_writer`).
-    writer: std::sync::mpsc::Sender<WriteJob>,
+    writer: std::sync::mpsc::Sender<Box<dyn WriteJob>>,
     /// Database calls made (`run` and `write`), for `/metrics`.
     calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// One per pooled connection: a call waits here, not on a blocking thread of its own
@@ -233,36 +235,119 @@ impl Db {
     {
         self.calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let span = tracing::Span::current();
-        let job: WriteJob = Box::new(move |pool: &DbPool| {
-            let _entered = span.enter();
-            let result = pool.get().map_err(|e| E::from(DbError::from(e))).and_then(|mut conn| {
-                let mut out = (*conn).transaction(f)?;
-                after_commit(&mut out);
-                Ok(out)
-            });
-            let _ = reply.send(result);
-        });
+        let job = Box::new(Write { f: Some(f), after_commit, result: None, reply, span: tracing::Span::current() });
         self.writer.send(job).map_err(|_| E::from(DbError::Task))?;
         answer.await.map_err(|_| E::from(DbError::Task))?
     }
 }
 
-type WriteJob = Box<dyn FnOnce(&DbPool) + Send>;
+/// One write transaction queued for the writer thread.
+trait WriteJob: Send {
+    /// Runs the transaction, as a savepoint inside the batch's transaction: a failure
+    /// undoes this job's changes only.
+    fn run(&mut self, conn: &mut DbConn);
+    /// Answers the caller once the batch committed or failed as a whole; only then do
+    /// `after_commit` hooks (publishing) run, in queue order.
+    fn finish(self: Box<Self>, batch: Batch);
+}
 
-/// The one thread that runs write transactions, one after the other. SQLite has one writer
-/// anyway; here writers queue without holding connections or waking each other, and events
-/// commit and are published in id order on PostgreSQL too.
-fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<WriteJob>> {
-    let (jobs, queue) = std::sync::mpsc::channel::<WriteJob>();
+struct Write<T, E, F, A> {
+    f: Option<F>,
+    after_commit: A,
+    result: Option<Result<T, E>>,
+    reply: tokio::sync::oneshot::Sender<Result<T, E>>,
+    span: tracing::Span,
+}
+
+impl<T, E, F, A> WriteJob for Write<T, E, F, A>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    A: FnOnce(&mut T) + Send + 'static,
+    T: Send + 'static,
+    E: From<DbError> + From<QueryError> + Send + 'static,
+{
+    fn run(&mut self, conn: &mut DbConn) {
+        let _entered = self.span.enter();
+        if let Some(f) = self.f.take() {
+            self.result = Some(conn.transaction(f));
+        }
+    }
+
+    fn finish(self: Box<Self>, batch: Batch) {
+        let _entered = self.span.enter();
+        let result = match (self.result, batch) {
+            (Some(Ok(mut out)), Batch::Committed) => {
+                (self.after_commit)(&mut out);
+                Ok(out)
+            }
+            (Some(Err(error)), _) => Err(error),
+            (_, Batch::NoConnection) => Err(E::from(DbError::NoConnection)),
+            // Not run (a job before it panicked) or rolled back with its batch.
+            _ => Err(E::from(DbError::Task)),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// How a batch of write jobs ended.
+#[derive(Clone, Copy)]
+enum Batch {
+    Committed,
+    RolledBack,
+    NoConnection,
+}
+
+/// Transactions committed together at most: what queued while the last batch ran.
+const MAX_BATCH: usize = 64;
+
+/// The one thread that runs write transactions. SQLite has one writer anyway; here writers
+/// queue without holding connections or waking each other, events commit and are published
+/// in id order on PostgreSQL too, and what queued up meanwhile commits as one transaction
+/// (each job in a savepoint of its own), so a burst of messages pays for one commit.
+fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn WriteJob>>> {
+    let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn WriteJob>>();
     std::thread::Builder::new().name("causerie-writer".into()).spawn(move || {
-        while let Ok(job) = queue.recv() {
-            // A panicking job loses its answer (the caller sees a failed task); the writer
-            // goes on with the next.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&pool)));
+        while let Ok(first) = queue.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match queue.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let outcome = match pool.get() {
+                Ok(mut conn) => run_batch(&mut conn, &mut batch),
+                Err(error) => {
+                    tracing::warn!(%error, "no database connection for the writer");
+                    Batch::NoConnection
+                }
+            };
+            for job in batch {
+                job.finish(outcome);
+            }
         }
     })?;
     Ok(jobs)
+}
+
+/// Runs the jobs in one transaction. A panicking job (a bug) rolls the whole batch back:
+/// its savepoint may be left half done.
+fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
+    let outcome = conn.transaction(|conn| {
+        for job in batch.iter_mut() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn))).is_err() {
+                return Err(QueryError::RollbackTransaction);
+            }
+        }
+        Ok::<_, QueryError>(())
+    });
+    match outcome {
+        Ok(()) => Batch::Committed,
+        Err(error) => {
+            tracing::error!(%error, jobs = batch.len(), "a batch of writes was rolled back");
+            Batch::RolledBack
+        }
+    }
 }
 
 /// How often the checkpointer copies the SQLite write-ahead log into the database.
@@ -324,6 +409,50 @@ mod tests {
         assert_eq!(pg.backend, Backend::Postgres);
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_in_a_batch_undoes_only_itself() {
+        use diesel::RunQueryDsl;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let db = Db::connect(&url, 2).unwrap();
+        let setup = |conn: &mut DbConn| diesel::sql_query("CREATE TABLE t (v INTEGER NOT NULL)").execute(conn);
+        db.write(move |conn| setup(conn).map_err(crate::error::ApiError::from), |_| {}).await.unwrap();
+        let published = Arc::new(AtomicUsize::new(0));
+        // Submitted at once: the writer commits what queued together.
+        let writes = (0..90).map(|v| {
+            let (db, published) = (db.clone(), published.clone());
+            async move {
+                db.write(
+                    move |conn| {
+                        diesel::sql_query(format!("INSERT INTO t (v) VALUES ({v})")).execute(conn)?;
+                        if v % 3 == 0 {
+                            return Err(crate::error::ApiError::invalid("refused"));
+                        }
+                        Ok(v)
+                    },
+                    move |_| {
+                        published.fetch_add(1, Ordering::SeqCst);
+                    },
+                )
+                .await
+            }
+        });
+        let results = futures_util::future::join_all(writes).await;
+        assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 60);
+        assert_eq!(published.load(Ordering::SeqCst), 60, "after_commit runs for committed writes only");
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            v: i64,
+        }
+        let mut conn = db.get().unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v").load(&mut conn).unwrap();
+        let stored: Vec<i64> = rows.into_iter().map(|r| r.v).collect();
+        assert_eq!(stored, (0..90).filter(|v| v % 3 != 0).collect::<Vec<i64>>());
     }
 
     #[test]

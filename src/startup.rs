@@ -80,10 +80,17 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
         let hub = self.state.hub.clone();
+        let grace = Duration::from_secs(self.state.settings.shutdown_timeout_seconds);
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
             hub.shutdown();
+            // Streams run on threads of their own, which the server's stop does not wait
+            // for: let them write their end first.
+            let deadline = tokio::time::Instant::now() + grace;
+            while hub.subscriber_count() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             handle.stop(true).await;
         });
         self.server.await

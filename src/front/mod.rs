@@ -1,7 +1,7 @@
 //! The listener's front door. Every new connection is looked at before actix-web sees it:
-//! a fresh connection whose first request opens the event stream is served by
-//! [`stream`], a lean HTTP/1.1 writer that keeps a few hundred bytes per subscriber;
-//! everything else, and anything the lean path is unsure of, goes to actix-web untouched.
+//! a fresh connection whose first request opens the event stream is handed to the stream
+//! threads and served by [`stream`], a lean HTTP/1.1 writer that keeps about 2.5 KiB per
+//! subscriber; everything else, and every refusal, goes to actix-web untouched.
 //!
 //! Streams are most of a chat server's connections and nearly all of its writes. Through
 //! actix-web each one keeps an 8 KiB read and an 8 KiB write buffer for its whole life and
@@ -27,7 +27,7 @@ use tokio::net::TcpStream;
 use crate::metrics::Metrics;
 use crate::startup::AppState;
 
-/// What the lean stream path needs on every worker.
+/// What the lean stream path needs, on the workers and on the stream threads.
 pub struct Front {
     pub state: actix_web::web::Data<AppState>,
     pub metrics: actix_web::web::Data<Metrics>,

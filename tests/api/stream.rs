@@ -19,6 +19,8 @@ pub struct SseReader {
     body: std::pin::Pin<Box<dyn futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Send>>,
     buf: String,
     pub raw: String,
+    /// Set when the body ended: `true` for a complete response, `false` for a broken one.
+    pub ended_cleanly: Option<bool>,
 }
 
 impl SseReader {
@@ -40,7 +42,10 @@ impl SseReader {
         let r = rq.send().await.unwrap();
         assert_eq!(r.status(), StatusCode::OK);
         let headers = r.headers().clone();
-        (headers, SseReader { body: Box::pin(r.bytes_stream()), buf: String::new(), raw: String::new() })
+        (
+            headers,
+            SseReader { body: Box::pin(r.bytes_stream()), buf: String::new(), raw: String::new(), ended_cleanly: None },
+        )
     }
 
     /// The next block (event, comment or retry line), or None on timeout / end.
@@ -51,7 +56,17 @@ impl SseReader {
                 self.buf.drain(..end + 2);
                 return Some(block);
             }
-            let chunk = tokio::time::timeout(wait, self.body.next()).await.ok()??.ok()?;
+            let chunk = match tokio::time::timeout(wait, self.body.next()).await.ok()? {
+                Some(Ok(chunk)) => chunk,
+                Some(Err(_)) => {
+                    self.ended_cleanly = Some(false);
+                    return None;
+                }
+                None => {
+                    self.ended_cleanly = Some(true);
+                    return None;
+                }
+            };
             let text = String::from_utf8(chunk.to_vec()).unwrap();
             self.raw.push_str(&text);
             self.buf.push_str(&text);
@@ -314,6 +329,7 @@ async fn a_room_stream_ends_when_its_member_is_removed_or_disabled() {
     let left = sse.collect(1, "member_left").await;
     assert_eq!(left.len(), 1);
     assert!(sse.next_event(WAIT).await.is_none(), "the stream ends");
+    assert_eq!(sse.ended_cleanly, Some(true), "the stream ends with a complete response, not a timeout or a reset");
     let bob = app.user("bob").await;
     let (_, mut all) = SseReader::open(&bob, "", None).await;
     app.admin.patch(&format!("/admin/users/{}", bob.id), &json!({"disabled": true})).await;
@@ -416,6 +432,7 @@ async fn sigterm_ends_streams_and_stops_the_server() {
     let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     assert!(sse.next_event(WAIT).await.is_none(), "the stream ends");
+    assert_eq!(sse.ended_cleanly, Some(true), "the stream ends with a complete response, not a timeout or a reset");
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

@@ -18,7 +18,7 @@ pub fn live_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<AttachmentRo
         .filter(chat_attachments::id.eq(id))
         .filter(chat_messages::is_deleted.eq(false))
         .select(AttachmentRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

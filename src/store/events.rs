@@ -42,7 +42,7 @@ pub fn record(
 
 /// `(pruned_through, last_id)`: a stream may resume from any id in between.
 pub fn bounds(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
-    chat_event_counter::table.select((chat_event_counter::pruned_through, chat_event_counter::last_id)).first(conn)
+    chat_event_counter::table.select((chat_event_counter::pruned_through, chat_event_counter::last_id)).get_result(conn)
 }
 
 /// The events after `after_id` that `user_id` may see: those of the rooms they are a
@@ -70,16 +70,60 @@ pub fn visible_after(
 }
 
 /// Removes events older than `before_micros`; streams resuming from before them get
-/// `reset`. Returns how many were removed.
+/// `reset`. Returns how many were removed. Events are appended in id order as they commit,
+/// so the old ones are the lowest ids: the log is read from its oldest event up to the
+/// first one new enough, rather than every event keeping an index on its time up to date.
 pub fn prune(conn: &mut DbConn, before_micros: i64) -> QueryResult<usize> {
     conn.transaction(|conn| {
-        let newest_old: Option<i64> = chat_events::table
-            .filter(chat_events::created_at.lt(before_micros))
-            .select(diesel::dsl::max(chat_events::id))
-            .first(conn)?;
+        let first_kept: Option<i64> = chat_events::table
+            .filter(chat_events::created_at.ge(before_micros))
+            .order(chat_events::id.asc())
+            .select(chat_events::id)
+            .first(conn)
+            .optional()?;
+        let old = chat_events::table.select(diesel::dsl::max(chat_events::id));
+        let newest_old: Option<i64> = match first_kept {
+            Some(kept) => old.filter(chat_events::id.lt(kept)).get_result(conn)?,
+            None => old.get_result(conn)?,
+        };
         let Some(through) = newest_old else { return Ok(0) };
         let removed = diesel::delete(chat_events::table.filter(chat_events::id.le(through))).execute(conn)?;
         diesel::update(chat_event_counter::table).set(chat_event_counter::pruned_through.eq(through)).execute(conn)?;
         Ok(removed)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DatabaseUrl, Db};
+
+    #[test]
+    fn prune_removes_the_events_before_the_first_new_enough_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let db = Db::connect(&url, 1).unwrap();
+        let mut conn = db.get().unwrap();
+        let at = |id: i64, created_at: i64| {
+            (
+                chat_events::id.eq(id),
+                chat_events::room_id.eq(1),
+                chat_events::kind.eq("new_message"),
+                chat_events::payload.eq("{}"),
+                chat_events::created_at.eq(created_at),
+            )
+        };
+        for row in [at(1, 100), at(2, 200), at(3, 300), at(4, 400)] {
+            diesel::insert_into(chat_events::table).values(row).execute(&mut *conn).unwrap();
+        }
+        assert_eq!(prune(&mut conn, 100).unwrap(), 0, "nothing is older than the cutoff");
+        assert_eq!(bounds(&mut conn).unwrap().0, 0);
+        assert_eq!(prune(&mut conn, 300).unwrap(), 2);
+        assert_eq!(bounds(&mut conn).unwrap().0, 2, "pruned through the newest removed event");
+        let left: Vec<i64> =
+            chat_events::table.select(chat_events::id).order(chat_events::id).load(&mut *conn).unwrap();
+        assert_eq!(left, vec![3, 4]);
+        assert_eq!(prune(&mut conn, 1_000).unwrap(), 2, "all of them are old");
+        assert_eq!(bounds(&mut conn).unwrap().0, 4);
+    }
 }

@@ -6,22 +6,17 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::models::{MessageRow, NewMessage};
-use super::schema::{chat_messages, chat_room_members, chat_rooms};
+use super::schema::{chat_messages, chat_room_members};
 use super::{attachments, users, DbConn, QueryResult};
 use crate::domain::views::{Message, ReplyTo};
 use crate::domain::{excerpt, format_time, MessageType};
 
 pub fn insert(conn: &mut DbConn, new: &NewMessage<'_>) -> QueryResult<MessageRow> {
-    let row: MessageRow =
-        diesel::insert_into(chat_messages::table).values(new).returning(chat_messages::all_columns).get_result(conn)?;
-    diesel::update(chat_rooms::table.find(new.room_id))
-        .set(chat_rooms::last_activity_at.eq(new.created_at))
-        .execute(conn)?;
-    Ok(row)
+    diesel::insert_into(chat_messages::table).values(new).returning(chat_messages::all_columns).get_result(conn)
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<MessageRow>> {
-    chat_messages::table.find(id).select(MessageRow::as_select()).first(conn).optional()
+    chat_messages::table.find(id).select(MessageRow::as_select()).get_result(conn).optional()
 }
 
 /// Where a page of messages starts and ends.

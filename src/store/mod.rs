@@ -4,6 +4,10 @@
 //! Error policy: store functions return `QueryResult`; handlers turn them into `ApiError`
 //! (`NotFound` -> 404, unique violation -> 409, pool timeout -> 503, anything else -> 500
 //! logged with its cause); start-up and the CLI use `anyhow`.
+//!
+//! Look-ups by a unique key use `get_result`, not `first`: `first` binds its `LIMIT` as a
+//! parameter, and SQLite (3.53) re-prepares such a statement each time it runs, which made
+//! the membership check the costliest step of sending a message.
 
 pub mod attachments;
 pub mod events;
@@ -154,7 +158,7 @@ impl Db {
             .connect()
             .map_err(|e| anyhow::anyhow!("cannot connect to the database (CAUSERIE_DATABASE_URL): {e}"))?;
         let pool = Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
-        let writer = spawn_writer(pool.clone())?;
+        let writer = spawn_writer(DbManager { url: url.clone() })?;
         let readers = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize));
         let calls = std::sync::Arc::<std::sync::atomic::AtomicU64>::default();
         if url.backend == Backend::Sqlite {
@@ -304,9 +308,13 @@ const MAX_BATCH: usize = 64;
 /// queue without holding connections or waking each other, events commit and are published
 /// in id order on PostgreSQL too, and what queued up meanwhile commits as one transaction
 /// (each job in a savepoint of its own), so a burst of messages pays for one commit.
-fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn WriteJob>>> {
+///
+/// The thread keeps a connection of its own, outside the pool: no check-out per batch. It
+/// is replaced after a batch that failed as a whole (a lost connection shows up that way).
+fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn WriteJob>>> {
     let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn WriteJob>>();
     std::thread::Builder::new().name("causerie-writer".into()).spawn(move || {
+        let mut held: Option<DbConn> = None;
         while let Ok(first) = queue.recv() {
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -315,13 +323,19 @@ fn spawn_writer(pool: DbPool) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn
                     Err(_) => break,
                 }
             }
-            let outcome = match pool.get() {
-                Ok(mut conn) => run_batch(&mut conn, &mut batch),
-                Err(error) => {
-                    tracing::warn!(%error, "no database connection for the writer");
-                    Batch::NoConnection
+            if held.is_none() {
+                match manager.connect() {
+                    Ok(conn) => held = Some(conn),
+                    Err(error) => tracing::warn!(%error, "no database connection for the writer"),
                 }
+            }
+            let outcome = match held.as_mut() {
+                Some(conn) => run_batch(conn, &mut batch),
+                None => Batch::NoConnection,
             };
+            if matches!(outcome, Batch::RolledBack) {
+                held = None;
+            }
             for job in batch {
                 job.finish(outcome);
             }

@@ -47,6 +47,8 @@ pub struct RoomRow {
     pub direct_key: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the room was created: its activity until its first message (see
+    /// `rooms::of_member`).
     pub last_activity_at: i64,
 }
 

@@ -6,7 +6,7 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 
 use super::models::{MemberRow, NewMember, NewRoom, RoomRow};
-use super::schema::{chat_room_members, chat_rooms, users};
+use super::schema::{chat_messages, chat_room_members, chat_rooms, users};
 use super::{messages, DbConn, QueryResult};
 use crate::domain::views::{Member, Room};
 use crate::domain::{format_time, Role, RoomType};
@@ -16,11 +16,11 @@ pub fn insert(conn: &mut DbConn, new: &NewRoom<'_>) -> QueryResult<RoomRow> {
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<RoomRow>> {
-    chat_rooms::table.find(id).select(RoomRow::as_select()).first(conn).optional()
+    chat_rooms::table.find(id).select(RoomRow::as_select()).get_result(conn).optional()
 }
 
 pub fn by_direct_key(conn: &mut DbConn, key: &str) -> QueryResult<Option<RoomRow>> {
-    chat_rooms::table.filter(chat_rooms::direct_key.eq(key)).select(RoomRow::as_select()).first(conn).optional()
+    chat_rooms::table.filter(chat_rooms::direct_key.eq(key)).select(RoomRow::as_select()).get_result(conn).optional()
 }
 
 pub fn rename(conn: &mut DbConn, id: i64, name: &str, now: i64) -> QueryResult<RoomRow> {
@@ -35,7 +35,7 @@ pub fn membership(conn: &mut DbConn, room_id: i64, user_id: i64) -> QueryResult<
         .filter(chat_room_members::room_id.eq(room_id))
         .filter(chat_room_members::user_id.eq(user_id))
         .select(MemberRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -96,14 +96,32 @@ pub fn ids_of_member(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<i64>> {
         .load(conn)
 }
 
-/// A user's rooms with their membership, most recent activity first.
+/// A user's rooms with their membership, most recent activity first: a room's activity is
+/// its newest message, or its creation while it has none. Sending a message writes nothing
+/// to the room's row; the newest message of each room is found here, through the
+/// `(room_id, id)` index.
 pub fn of_member(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<(RoomRow, MemberRow)>> {
-    chat_rooms::table
+    let mut rows: Vec<(RoomRow, MemberRow)> = chat_rooms::table
         .inner_join(chat_room_members::table)
         .filter(chat_room_members::user_id.eq(user_id))
-        .order((chat_rooms::last_activity_at.desc(), chat_rooms::id.desc()))
         .select((RoomRow::as_select(), MemberRow::as_select()))
-        .load(conn)
+        .load(conn)?;
+    let ids: Vec<i64> = rows.iter().map(|(room, _)| room.id).collect();
+    let newest: Vec<Option<i64>> = chat_messages::table
+        .filter(chat_messages::room_id.eq_any(&ids))
+        .group_by(chat_messages::room_id)
+        .select(diesel::dsl::max(chat_messages::id))
+        .load(conn)?;
+    let newest: Vec<i64> = newest.into_iter().flatten().collect();
+    let last_message: HashMap<i64, i64> = chat_messages::table
+        .filter(chat_messages::id.eq_any(&newest))
+        .select((chat_messages::room_id, chat_messages::created_at))
+        .load(conn)?
+        .into_iter()
+        .collect();
+    let activity = |room: &RoomRow| last_message.get(&room.id).copied().unwrap_or(room.last_activity_at);
+    rows.sort_by_key(|(room, _)| std::cmp::Reverse((activity(room), room.id)));
+    Ok(rows)
 }
 
 /// Channels the user has not joined, by name.
@@ -147,7 +165,7 @@ pub fn member(conn: &mut DbConn, room_id: i64, user_id: i64) -> QueryResult<Memb
         .filter(chat_room_members::room_id.eq(room_id))
         .filter(chat_room_members::user_id.eq(user_id))
         .select((MemberRow::as_select(), users::username, users::display_name))
-        .first(conn)?;
+        .get_result(conn)?;
     Ok(member_view(row))
 }
 

@@ -27,7 +27,7 @@ pub fn session_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<U
         .filter(sessions::expires_at.gt(now_micros()))
         .filter(users::disabled.eq(false))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 
@@ -60,7 +60,7 @@ pub fn token_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<Use
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(users::disabled.eq(false))
         .select(UserRow::as_select())
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

@@ -17,11 +17,11 @@ pub fn insert(conn: &mut DbConn, user: &NewUser<'_>, permissions: &[&str]) -> Qu
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<UserRow> {
-    users::table.find(id).select(UserRow::as_select()).first(conn)
+    users::table.find(id).select(UserRow::as_select()).get_result(conn)
 }
 
 pub fn by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
-    users::table.filter(users::username.eq(username)).select(UserRow::as_select()).first(conn).optional()
+    users::table.filter(users::username.eq(username)).select(UserRow::as_select()).get_result(conn).optional()
 }
 
 pub fn count(conn: &mut DbConn) -> QueryResult<i64> {

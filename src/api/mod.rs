@@ -29,7 +29,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
         .service(
+            // Sending and streaming first: actix-web tries the patterns in order, and every
+            // pattern with a `{segment}` is matched as a regular expression. No two patterns
+            // here match the same path, so the order changes nothing else.
             web::scope("/chat/api")
+                .service(web::resource("/messages").route(web::post().to(messages::send)))
+                .service(web::resource("/stream").route(web::get().to(stream::open)))
                 .service(web::resource("/auth/login").route(web::post().to(auth::login)))
                 .service(web::resource("/auth/logout").route(web::post().to(auth::logout)))
                 .service(web::resource("/me").route(web::get().to(auth::me)))
@@ -66,7 +71,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/rooms/{id}/read").route(web::post().to(messages::mark_read)))
                 .service(web::resource("/rooms/{id}/typing").route(web::post().to(messages::typing)))
                 .service(web::resource("/rooms/{id}/attachments").route(web::get().to(attachments::list)))
-                .service(web::resource("/messages").route(web::post().to(messages::send)))
                 .service(
                     web::resource("/messages/{id}")
                         .route(web::patch().to(messages::edit))
@@ -75,7 +79,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/messages/{id}/reads").route(web::get().to(messages::receipts)))
                 .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download)))
                 .service(web::resource("/attachments/{id}/thumbnail").route(web::get().to(attachments::thumbnail)))
-                .service(web::resource("/stream").route(web::get().to(stream::open)))
                 .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
                 .default_service(web::to(not_found)),
         )

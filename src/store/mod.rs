@@ -247,9 +247,11 @@ impl Db {
 
 /// One write transaction queued for the writer thread.
 trait WriteJob: Send {
-    /// Runs the transaction, as a savepoint inside the batch's transaction: a failure
-    /// undoes this job's changes only.
+    /// Runs the transaction: as a savepoint inside the batch's transaction, where a
+    /// failure undoes this job's changes only, or on its own when the batch is this job.
     fn run(&mut self, conn: &mut DbConn);
+    /// True once `run` returned an error (or never ran).
+    fn failed(&self) -> bool;
     /// Answers the caller once the batch committed or failed as a whole; only then do
     /// `after_commit` hooks (publishing) run, in queue order.
     fn finish(self: Box<Self>, batch: Batch);
@@ -275,6 +277,10 @@ where
         if let Some(f) = self.f.take() {
             self.result = Some(conn.transaction(f));
         }
+    }
+
+    fn failed(&self) -> bool {
+        !matches!(self.result, Some(Ok(_)))
     }
 
     fn finish(self: Box<Self>, batch: Batch) {
@@ -310,7 +316,8 @@ const MAX_BATCH: usize = 64;
 /// (each job in a savepoint of its own), so a burst of messages pays for one commit.
 ///
 /// The thread keeps a connection of its own, outside the pool: no check-out per batch. It
-/// is replaced after a batch that failed as a whole (a lost connection shows up that way).
+/// is replaced after a batch that failed as a whole, or when a job failed and the
+/// connection no longer answers (a lost PostgreSQL connection shows up that way).
 fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn WriteJob>>> {
     let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn WriteJob>>();
     std::thread::Builder::new().name("causerie-writer".into()).spawn(move || {
@@ -333,7 +340,12 @@ fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mpsc::Sender<B
                 Some(conn) => run_batch(conn, &mut batch),
                 None => Batch::NoConnection,
             };
-            if matches!(outcome, Batch::RolledBack) {
+            let lost = match (outcome, held.as_mut()) {
+                (Batch::RolledBack, _) => true,
+                (_, Some(conn)) => batch.iter().any(|job| job.failed()) && conn.batch_execute("SELECT 1").is_err(),
+                (_, None) => false,
+            };
+            if lost {
                 held = None;
             }
             for job in batch {
@@ -345,8 +357,18 @@ fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mpsc::Sender<B
 }
 
 /// Runs the jobs in one transaction. A panicking job (a bug) rolls the whole batch back:
-/// its savepoint may be left half done.
+/// its savepoint may be left half done. A batch of one job is that job's own transaction,
+/// without a savepoint; should it panic, the connection is dropped, which rolls it back.
 fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
+    if let [job] = batch {
+        return match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn))) {
+            Ok(()) => Batch::Committed,
+            Err(_) => {
+                tracing::error!("a write panicked and was rolled back");
+                Batch::RolledBack
+            }
+        };
+    }
     let outcome = conn.transaction(|conn| {
         for job in batch.iter_mut() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn))).is_err() {
@@ -423,6 +445,45 @@ mod tests {
         assert_eq!(pg.backend, Backend::Postgres);
         assert!(DatabaseUrl::parse("mysql://x").is_err());
         assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_write_is_rolled_back_and_the_writer_goes_on() {
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let db = Db::connect(&url, 2).unwrap();
+        let insert = |conn: &mut DbConn, v: i64| {
+            diesel::sql_query(format!("INSERT INTO t (v) VALUES ({v})"))
+                .execute(conn)
+                .map_err(crate::error::ApiError::from)
+        };
+        let setup = |conn: &mut DbConn| diesel::sql_query("CREATE TABLE t (v INTEGER NOT NULL)").execute(conn);
+        db.write(move |conn| setup(conn).map_err(crate::error::ApiError::from), |_| {}).await.unwrap();
+        // One at a time, so each is a batch of its own (no savepoint around it).
+        let panicked: Result<(), crate::error::ApiError> = db
+            .write(
+                move |conn| {
+                    insert(conn, 1)?;
+                    if conn.batch_execute("SELECT 1").is_ok() {
+                        panic!("a bug in a write");
+                    }
+                    Ok(())
+                },
+                |_| {},
+            )
+            .await;
+        assert!(panicked.is_err());
+        db.write(move |conn| insert(conn, 2), |_| {}).await.unwrap();
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            v: i64,
+        }
+        // Read on another connection: only what committed.
+        let mut conn = db.get().unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v").load(&mut conn).unwrap();
+        assert_eq!(rows.into_iter().map(|r| r.v).collect::<Vec<_>>(), vec![2]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

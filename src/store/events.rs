@@ -11,8 +11,10 @@ use super::schema::{chat_event_counter, chat_events, chat_room_members};
 use super::{now_micros, DbConn, QueryError, QueryResult};
 use crate::broker::{Event, Notice, Outbox};
 
-/// Appends an event and queues it for publishing after commit. The id comes from the one
-/// counter row: its row lock orders concurrent writers, so ids commit in id order.
+/// Appends an event and queues it for publishing after commit. Ids must commit in id order
+/// (a stream that saw 101 must not miss 100): SQLite has one writer at a time, so the
+/// table's own `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances
+/// write at once, the id comes from the one counter row, whose row lock orders them.
 pub fn record(
     conn: &mut DbConn,
     outbox: &mut Outbox,
@@ -21,28 +23,45 @@ pub fn record(
     payload: &impl Serialize,
     target_user_id: Option<i64>,
 ) -> QueryResult<i64> {
-    let id: i64 = diesel::update(chat_event_counter::table)
-        .set(chat_event_counter::last_id.eq(chat_event_counter::last_id + 1))
-        .returning(chat_event_counter::last_id)
-        .get_result(conn)?;
     let payload = serde_json::to_string(payload).map_err(|e| QueryError::SerializationError(Box::new(e)))?;
-    diesel::insert_into(chat_events::table)
-        .values((
-            chat_events::id.eq(id),
-            chat_events::room_id.eq(room_id),
-            chat_events::kind.eq(kind),
-            chat_events::payload.eq(&payload),
-            chat_events::target_user_id.eq(target_user_id),
-            chat_events::created_at.eq(now_micros()),
-        ))
-        .execute(conn)?;
+    let row = (
+        chat_events::room_id.eq(room_id),
+        chat_events::kind.eq(kind),
+        chat_events::payload.eq(&payload),
+        chat_events::target_user_id.eq(target_user_id),
+        chat_events::created_at.eq(now_micros()),
+    );
+    let id = match conn {
+        DbConn::Sqlite(_) => {
+            diesel::insert_into(chat_events::table).values(row).returning(chat_events::id).get_result(conn)?
+        }
+        DbConn::Pg(_) => {
+            let id: i64 = diesel::update(chat_event_counter::table)
+                .set(chat_event_counter::last_id.eq(chat_event_counter::last_id + 1))
+                .returning(chat_event_counter::last_id)
+                .get_result(conn)?;
+            diesel::insert_into(chat_events::table).values((chat_events::id.eq(id), row)).execute(conn)?;
+            id
+        }
+    };
     outbox.push(Notice::Event(Arc::new(Event::stored(id, room_id, kind, &payload))));
     Ok(id)
 }
 
-/// `(pruned_through, last_id)`: a stream may resume from any id in between.
+/// `(pruned_through, last_id)`: a stream may resume from any id in between. On SQLite the
+/// newest id is the log's (retention removes only a prefix, and `pruned_through` keeps the
+/// newest removed one when it removed them all); on PostgreSQL the counter row's.
 pub fn bounds(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
-    chat_event_counter::table.select((chat_event_counter::pruned_through, chat_event_counter::last_id)).get_result(conn)
+    let (pruned_through, counted): (i64, i64) = chat_event_counter::table
+        .select((chat_event_counter::pruned_through, chat_event_counter::last_id))
+        .get_result(conn)?;
+    match conn {
+        DbConn::Sqlite(_) => {
+            let newest: Option<i64> = chat_events::table.select(diesel::dsl::max(chat_events::id)).get_result(conn)?;
+            Ok((pruned_through, newest.unwrap_or(0).max(pruned_through)))
+        }
+        DbConn::Pg(_) => Ok((pruned_through, counted)),
+    }
 }
 
 /// The events after `after_id` that `user_id` may see: those of the rooms they are a
@@ -124,6 +143,11 @@ mod tests {
             chat_events::table.select(chat_events::id).order(chat_events::id).load(&mut *conn).unwrap();
         assert_eq!(left, vec![3, 4]);
         assert_eq!(prune(&mut conn, 1_000).unwrap(), 2, "all of them are old");
-        assert_eq!(bounds(&mut conn).unwrap().0, 4);
+        assert_eq!(bounds(&mut conn).unwrap(), (4, 4), "the newest id outlives its event");
+        // The next event continues the ids, although the log is empty.
+        let mut outbox = Outbox::default();
+        let id = record(&mut conn, &mut outbox, 1, "new_message", &serde_json::json!({}), None).unwrap();
+        assert_eq!(id, 5);
+        assert_eq!(bounds(&mut conn).unwrap(), (4, 5));
     }
 }

@@ -447,6 +447,44 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
+    /// A database made before the event id became the rowid keeps its events, and new ids
+    /// continue after the counter's, also when retention had removed every event.
+    #[test]
+    fn upgrading_sqlite_keeps_the_event_ids_going() {
+        use diesel::{QueryDsl, RunQueryDsl};
+        for (events, last_id, pruned_through, next) in [(vec![1_i64, 2, 3], 3_i64, 0_i64, 4_i64), (vec![], 7, 7, 8)] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.db");
+            let mut conn = SqliteConnection::establish(&path.display().to_string()).unwrap();
+            conn.run_next_migration(SQLITE_MIGRATIONS).unwrap();
+            for id in &events {
+                diesel::sql_query(format!(
+                    "INSERT INTO chat_events (id, room_id, kind, payload, created_at) VALUES ({id}, 1, 'x', '{{}}', {id})"
+                ))
+                .execute(&mut conn)
+                .unwrap();
+            }
+            diesel::sql_query(format!(
+                "UPDATE chat_event_counter SET last_id = {last_id}, pruned_through = {pruned_through}"
+            ))
+            .execute(&mut conn)
+            .unwrap();
+            conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
+            let mut conn = DbConn::Sqlite(conn);
+            assert_eq!(events::bounds(&mut conn).unwrap(), (pruned_through, last_id));
+            let mut outbox = crate::broker::Outbox::default();
+            let id = events::record(&mut conn, &mut outbox, 1, "x", &serde_json::json!({}), None).unwrap();
+            assert_eq!(id, next);
+            assert_eq!(events::bounds(&mut conn).unwrap(), (pruned_through, next));
+            let kept: Vec<i64> = schema::chat_events::table
+                .select(schema::chat_events::id)
+                .order(schema::chat_events::id)
+                .load(&mut conn)
+                .unwrap();
+            assert_eq!(kept, events.iter().copied().chain([next]).collect::<Vec<_>>());
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_write_is_rolled_back_and_the_writer_goes_on() {
         use diesel::RunQueryDsl;

@@ -447,6 +447,30 @@ mod tests {
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 
+    /// A database in a temp directory with a table `t (v)`, for the writer's tests.
+    async fn db_with_table_t() -> (tempfile::TempDir, Db) {
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let db = Db::connect(&url, 2).unwrap();
+        let setup = |conn: &mut DbConn| diesel::sql_query("CREATE TABLE t (v INTEGER NOT NULL)").execute(conn);
+        db.write(move |conn| setup(conn).map_err(crate::error::ApiError::from), |_| {}).await.unwrap();
+        (dir, db)
+    }
+
+    /// The values in `t`, read on a pooled connection: what committed.
+    fn committed_values(db: &Db) -> Vec<i64> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            v: i64,
+        }
+        let mut conn = db.get().unwrap();
+        let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v").load(&mut conn).unwrap();
+        rows.into_iter().map(|r| r.v).collect()
+    }
+
     /// A database made before the event id became the rowid keeps its events, and new ids
     /// continue after the counter's, also when retention had removed every event.
     #[test]
@@ -488,16 +512,12 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_panicking_write_is_rolled_back_and_the_writer_goes_on() {
         use diesel::RunQueryDsl;
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
-        let db = Db::connect(&url, 2).unwrap();
+        let (_dir, db) = db_with_table_t().await;
         let insert = |conn: &mut DbConn, v: i64| {
             diesel::sql_query(format!("INSERT INTO t (v) VALUES ({v})"))
                 .execute(conn)
                 .map_err(crate::error::ApiError::from)
         };
-        let setup = |conn: &mut DbConn| diesel::sql_query("CREATE TABLE t (v INTEGER NOT NULL)").execute(conn);
-        db.write(move |conn| setup(conn).map_err(crate::error::ApiError::from), |_| {}).await.unwrap();
         // One at a time, so each is a batch of its own (no savepoint around it).
         let panicked: Result<(), crate::error::ApiError> = db
             .write(
@@ -513,15 +533,7 @@ mod tests {
             .await;
         assert!(panicked.is_err());
         db.write(move |conn| insert(conn, 2), |_| {}).await.unwrap();
-        #[derive(diesel::QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            v: i64,
-        }
-        // Read on another connection: only what committed.
-        let mut conn = db.get().unwrap();
-        let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v").load(&mut conn).unwrap();
-        assert_eq!(rows.into_iter().map(|r| r.v).collect::<Vec<_>>(), vec![2]);
+        assert_eq!(committed_values(&db), vec![2]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,11 +541,7 @@ mod tests {
         use diesel::RunQueryDsl;
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
-        let dir = tempfile::tempdir().unwrap();
-        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
-        let db = Db::connect(&url, 2).unwrap();
-        let setup = |conn: &mut DbConn| diesel::sql_query("CREATE TABLE t (v INTEGER NOT NULL)").execute(conn);
-        db.write(move |conn| setup(conn).map_err(crate::error::ApiError::from), |_| {}).await.unwrap();
+        let (_dir, db) = db_with_table_t().await;
         let published = Arc::new(AtomicUsize::new(0));
         // Submitted at once: the writer commits what queued together.
         let writes = (0..90).map(|v| {
@@ -557,15 +565,7 @@ mod tests {
         let results = futures_util::future::join_all(writes).await;
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 60);
         assert_eq!(published.load(Ordering::SeqCst), 60, "after_commit runs for committed writes only");
-        #[derive(diesel::QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            v: i64,
-        }
-        let mut conn = db.get().unwrap();
-        let rows: Vec<Row> = diesel::sql_query("SELECT v FROM t ORDER BY v").load(&mut conn).unwrap();
-        let stored: Vec<i64> = rows.into_iter().map(|r| r.v).collect();
-        assert_eq!(stored, (0..90).filter(|v| v % 3 != 0).collect::<Vec<i64>>());
+        assert_eq!(committed_values(&db), (0..90).filter(|v| v % 3 != 0).collect::<Vec<i64>>());
     }
 
     #[test]

@@ -94,6 +94,7 @@ impl ManageConnection for DbManager {
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match self.url.backend {
             Backend::Postgres => {
+                prepare_postgres();
                 PgConnection::establish(&self.url.target).map(DbConn::Pg).map_err(r2d2::Error::ConnectionError)
             }
             Backend::Sqlite => {
@@ -119,6 +120,16 @@ impl ManageConnection for DbManager {
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
         false
     }
+}
+
+/// Sets up OpenSSL, which libpq uses for PostgreSQL's TLS, without its clean-up at exit;
+/// every PostgreSQL connection is opened after it. That clean-up runs inside `exit` and
+/// frees what other threads may still be using: the process ends with the writer's and
+/// the pool's connections open, and a thread closing or opening one meanwhile crashed
+/// the process on its way out. OpenSSL takes the setting from its first initialisation
+/// only, so this must come before any other connection (the tests call it too).
+pub fn prepare_postgres() {
+    openssl_sys::init();
 }
 
 pub type DbPool = Pool<DbManager>;

@@ -50,6 +50,7 @@ fn postgres_database() -> Option<(String, PgDatabase)> {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     let base = std::env::var("CAUSERIE_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())?;
     let name = format!("causerie_test_{}", uuid_like());
+    causerie::store::prepare_postgres();
     let mut conn = PgConnection::establish(&base).expect("CAUSERIE_TEST_POSTGRES_URL does not answer");
     diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
     let (prefix, _) = base.rsplit_once('/').expect("a database URL ends in /DBNAME");

@@ -51,33 +51,43 @@ type Job = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 /// meanwhile (the next message to publish) waited behind all of them. Here the kernel
 /// shares the cores between the two kinds of work, publishing keeps its pace, and streams
 /// that fall behind find several events ready and write them at once.
+///
+/// One multi-threaded runtime rather than a single-threaded one per thread: the publisher
+/// wakes every subscriber of a room from the writer thread, and a single-threaded runtime
+/// signals its thread (a write to its eventfd) for each task woken from outside, where
+/// this one signals a parked thread only when none is already awake.
 struct StreamThreads {
-    queues: Vec<tokio::sync::mpsc::UnboundedSender<Job>>,
-    next: std::sync::atomic::AtomicUsize,
+    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl StreamThreads {
     fn start(threads: usize) -> std::io::Result<Self> {
-        let mut queues = Vec::with_capacity(threads);
-        for index in 0..threads.max(1) {
-            let (queue, mut jobs) = tokio::sync::mpsc::unbounded_channel::<Job>();
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            std::thread::Builder::new().name(format!("causerie-streams-{index}")).spawn(move || {
-                // Ends when the front is dropped (the server stopped); open streams go with it.
-                runtime.block_on(async move {
-                    while let Some(job) = jobs.recv().await {
-                        tokio::spawn(job);
-                    }
-                });
-            })?;
-            queues.push(queue);
-        }
-        Ok(Self { queues, next: Default::default() })
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("causerie-streams")
+            .enable_all()
+            .build()?;
+        Ok(Self { runtime: Some(runtime) })
     }
 
     fn run(&self, job: Job) -> Result<(), Job> {
-        let index = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % self.queues.len();
-        self.queues[index].send(job).map_err(|e| e.0)
+        match &self.runtime {
+            Some(runtime) => {
+                runtime.spawn(job);
+                Ok(())
+            }
+            None => Err(job),
+        }
+    }
+}
+
+impl Drop for StreamThreads {
+    /// The server stopped: open streams go with the runtime, without waiting for them
+    /// (this may run on an async worker, where waiting is not allowed).
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
     }
 }
 

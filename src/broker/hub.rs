@@ -79,6 +79,8 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 struct Inner {
     rooms: HashMap<i64, broadcast::Sender<Arc<Event>>>,
     streams: HashMap<i64, Vec<StreamEntry>>,
+    /// The id of the last stored event published: what an ephemeral event follows.
+    last_published: i64,
 }
 
 /// Counters for `/metrics`.
@@ -135,13 +137,14 @@ impl Hub {
             match notice {
                 Notice::Event(event) => {
                     self.stats.published.fetch_add(1, Ordering::Relaxed);
+                    inner.last_published = inner.last_published.max(event.id);
                     if let Some(sender) = inner.rooms.get(&event.room_id) {
                         let _ = sender.send(event);
                     }
                 }
                 Notice::Joined { room_id, user_id } => {
                     let capacity = self.capacity;
-                    let Inner { rooms, streams } = &mut *inner;
+                    let Inner { rooms, streams, .. } = &mut *inner;
                     for entry in streams.get(&user_id).into_iter().flatten() {
                         if entry.scope == Scope::AllRooms {
                             let receiver = room_sender(rooms, room_id, capacity).subscribe();
@@ -165,9 +168,11 @@ impl Hub {
         }
     }
 
-    /// Sends an event that is not stored (typing) to whoever listens to the room now.
-    pub fn publish_ephemeral(&self, event: Event) {
+    /// Sends an event that is not stored (typing) to whoever listens to the room now. A
+    /// stream that has several events waiting puts it after what was published before it.
+    pub fn publish_ephemeral(&self, mut event: Event) {
         let inner = self.lock();
+        event.follows = inner.last_published;
         if let Some(sender) = inner.rooms.get(&event.room_id) {
             let _ = sender.send(Arc::new(event));
         }

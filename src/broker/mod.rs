@@ -21,17 +21,26 @@ pub use subscriber::{CatchUp, CatchUpBatch, Subscriber};
 pub struct Event {
     pub id: i64,
     pub room_id: i64,
+    /// Where the event stands in a stream's id order: its own id when stored; an ephemeral
+    /// event follows the last stored event published before it (set by the hub).
+    pub follows: i64,
     pub frame: Bytes,
 }
 
 impl Event {
     pub fn stored(id: i64, room_id: i64, kind: &str, payload: &str) -> Self {
-        Self { id, room_id, frame: sse::frame(Some(id), kind, payload) }
+        Self { id, room_id, follows: id, frame: sse::frame(Some(id), kind, payload) }
     }
 
     pub fn ephemeral(room_id: i64, kind: &str, data: &impl Serialize) -> Self {
         let payload = serde_json::to_string(data).unwrap_or_else(|_| "{}".into());
-        Self { id: 0, room_id, frame: sse::frame(None, kind, &payload) }
+        Self { id: 0, room_id, follows: 0, frame: sse::frame(None, kind, &payload) }
+    }
+
+    /// The key that puts a stream's pending events in order: by id, each ephemeral event
+    /// right after the stored one it follows.
+    pub fn order(&self) -> (i64, bool) {
+        (self.follows, self.id == 0)
     }
 }
 

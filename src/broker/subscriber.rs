@@ -272,14 +272,14 @@ impl Subscriber {
         if self.pending.is_empty() {
             return None;
         }
-        self.pending.sort_by_key(|e| e.id);
+        self.pending.sort_by_key(|e| e.order());
         let through = self.complete_through;
         let mut chunk: Option<Bytes> = None;
         let mut joined: Option<BytesMut> = None;
         let mut delivered = 0;
         let last_sent = &mut self.last_sent;
         self.pending.retain(|event| {
-            if event.id != 0 && event.id > through {
+            if event.follows > through {
                 return true;
             }
             if event.id != 0 {
@@ -342,5 +342,47 @@ impl Drop for Subscriber {
     fn drop(&mut self) {
         let rooms: Vec<i64> = self.rooms.drain(..).map(|(room_id, _)| room_id).collect();
         self.hub.release(rooms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::Notice;
+
+    fn stored(id: i64, room_id: i64) -> Notice {
+        Notice::Event(Arc::new(Event::stored(id, room_id, "new_message", &format!("{{\"n\":{id}}}"))))
+    }
+
+    #[tokio::test]
+    async fn an_ephemeral_event_keeps_its_place_among_events_that_wait_together() {
+        let hub = Hub::new(16);
+        let (registration, control) = hub.register(1, Scope::AllRooms);
+        let rooms = hub.subscribe(&[1, 2]);
+        let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
+        let mut subscriber = Subscriber::new(
+            hub.clone(),
+            registration,
+            control,
+            rooms,
+            catch_up,
+            Bytes::from_static(b"retry: 3000\n\n"),
+            None,
+            Duration::from_secs(60),
+        );
+        assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 3000\n\n");
+        // All published before the stream wakes: it finds them together.
+        hub.publish(vec![stored(5, 1)]);
+        hub.publish_ephemeral(Event::ephemeral(2, "typing", &serde_json::json!({"room_id": 2})));
+        hub.publish(vec![stored(6, 1)]);
+        hub.publish_ephemeral(Event::ephemeral(1, "typing", &serde_json::json!({"room_id": 1})));
+        let chunk = subscriber.next_chunk().await.unwrap();
+        let text = std::str::from_utf8(&chunk).unwrap();
+        let events: Vec<&str> = text.split("\n\n").filter(|b| !b.is_empty()).collect();
+        assert_eq!(events.len(), 4, "{text}");
+        assert!(events[0].starts_with("id: 5\n"), "{text}");
+        assert!(events[1].starts_with("event: typing\n") && events[1].contains("\"room_id\":2"), "{text}");
+        assert!(events[2].starts_with("id: 6\n"), "{text}");
+        assert!(events[3].starts_with("event: typing\n") && events[3].contains("\"room_id\":1"), "{text}");
     }
 }

@@ -290,4 +290,30 @@ mod tests {
         drop(reg);
         assert_eq!(hub.subscriber_count(), 0);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_waiting_stream_wakes_for_each_control_message_in_order() {
+        let hub = Hub::new(16);
+        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms);
+        let waiting = tokio::spawn(async move {
+            let mut rooms = Vec::new();
+            for _ in 0..4 {
+                match ctl.recv().await {
+                    Control::Remove { room_id, .. } => rooms.push(room_id),
+                    _ => panic!("not a Remove"),
+                }
+            }
+            (rooms, ctl.try_recv().is_none())
+        });
+        // Some while the stream waits, two at once.
+        for rooms in [&[1][..], &[2], &[3, 4]] {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            let hub = hub.clone();
+            let notices = rooms.iter().map(|&room_id| Notice::Left { room_id, user_id: 1, last_event_id: 0 }).collect();
+            std::thread::spawn(move || hub.publish(notices)).join().unwrap();
+        }
+        let (rooms, empty) = tokio::time::timeout(std::time::Duration::from_secs(10), waiting).await.unwrap().unwrap();
+        assert_eq!(rooms, [1, 2, 3, 4]);
+        assert!(empty);
+    }
 }

@@ -32,15 +32,15 @@ pub fn record(
         chat_events::created_at.eq(now_micros()),
     );
     let id = match conn {
-        DbConn::Sqlite(_) => {
-            diesel::insert_into(chat_events::table).values(row).returning(chat_events::id).get_result(conn)?
+        DbConn::Sqlite(c) => {
+            diesel::insert_into(chat_events::table).values(row).returning(chat_events::id).get_result(c)?
         }
-        DbConn::Pg(_) => {
+        DbConn::Pg(c) => {
             let id: i64 = diesel::update(chat_event_counter::table)
                 .set(chat_event_counter::last_id.eq(chat_event_counter::last_id + 1))
                 .returning(chat_event_counter::last_id)
-                .get_result(conn)?;
-            diesel::insert_into(chat_events::table).values((chat_events::id.eq(id), row)).execute(conn)?;
+                .get_result(c)?;
+            diesel::insert_into(chat_events::table).values((chat_events::id.eq(id), row)).execute(c)?;
             id
         }
     };

@@ -12,7 +12,10 @@ use crate::domain::views::{Message, ReplyTo};
 use crate::domain::{excerpt, format_time, MessageType};
 
 pub fn insert(conn: &mut DbConn, new: &NewMessage<'_>) -> QueryResult<MessageRow> {
-    diesel::insert_into(chat_messages::table).values(new).returning(chat_messages::all_columns).get_result(conn)
+    per_backend!(conn, |c| diesel::insert_into(chat_messages::table)
+        .values(new)
+        .returning(chat_messages::all_columns)
+        .get_result(c))
 }
 
 pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<MessageRow>> {

@@ -31,12 +31,12 @@ pub fn rename(conn: &mut DbConn, id: i64, name: &str, now: i64) -> QueryResult<R
 }
 
 pub fn membership(conn: &mut DbConn, room_id: i64, user_id: i64) -> QueryResult<Option<MemberRow>> {
-    chat_room_members::table
+    per_backend!(conn, |c| chat_room_members::table
         .filter(chat_room_members::room_id.eq(room_id))
         .filter(chat_room_members::user_id.eq(user_id))
         .select(MemberRow::as_select())
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 /// The caller's role in a room, `None` when not a member.

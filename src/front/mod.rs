@@ -70,13 +70,10 @@ impl StreamThreads {
         Ok(Self { runtime: Some(runtime) })
     }
 
-    fn run(&self, job: Job) -> Result<(), Job> {
-        match &self.runtime {
-            Some(runtime) => {
-                runtime.spawn(job);
-                Ok(())
-            }
-            None => Err(job),
+    fn run(&self, job: Job) {
+        // `None` only inside `drop`, where nothing can call this.
+        if let Some(runtime) = &self.runtime {
+            runtime.spawn(job);
         }
     }
 }
@@ -180,9 +177,7 @@ async fn hand_over(io: TcpStream, request: stream::StreamRequest, front: &Arc<Fr
             }
         }
     });
-    if front.streams.run(job).is_err() {
-        return None;
-    }
+    front.streams.run(job);
     let back = refused.await.ok()??;
     TcpStream::from_std(back).ok()
 }

@@ -71,6 +71,8 @@ pub struct Settings {
     pub shutdown_timeout_seconds: u64,
     /// HTTP worker threads (0 = one per core).
     pub workers: usize,
+    /// Threads that write the event streams (0 = half the cores, at least one).
+    pub stream_threads: usize,
     /// Seed demo users, rooms and messages.
     pub demo: bool,
 }
@@ -107,6 +109,7 @@ impl Default for Settings {
             metrics_token: None,
             shutdown_timeout_seconds: 10,
             workers: 0,
+            stream_threads: 0,
             demo: false,
         }
     }
@@ -143,6 +146,7 @@ const KEYS: &[&str] = &[
     "metrics_token",
     "shutdown_timeout_seconds",
     "workers",
+    "stream_threads",
     "demo",
 ];
 

@@ -87,6 +87,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         rate_limit_per_minute: 0,
         db_pool_size: 4,
         workers: 2,
+        // More than the default on two cores: streams move between threads.
+        stream_threads: 2,
         ..Settings::default()
     };
     adjust(&mut settings);

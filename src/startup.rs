@@ -62,6 +62,7 @@ impl Application {
             settings: Arc::new(settings),
             db,
         });
+        state.hub.keep_alive(state.settings.ping_interval());
         let server = serve(listener, state.clone())?;
         spawn_housekeeping(state.clone());
         Ok(Self { port, server, state })

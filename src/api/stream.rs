@@ -103,7 +103,6 @@ pub async fn prepare(
         catch_up(state.db.clone(), me, room_id),
         opening.freeze(),
         resume_after,
-        state.settings.ping_interval(),
     ))
 }
 

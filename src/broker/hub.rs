@@ -3,6 +3,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
 
@@ -27,6 +28,8 @@ pub enum Control {
     Remove { room_id: i64, last_event_id: i64 },
     /// End the stream (account disabled, server shutting down).
     Close,
+    /// The keep-alive tick: a stream that wrote nothing since the last one writes a ping.
+    Tick,
 }
 
 struct StreamEntry {
@@ -36,10 +39,12 @@ struct StreamEntry {
 }
 
 /// A stream's control messages. They are rare, so a locked queue and a `Notify` serve:
-/// an unbounded channel would allocate a block of 32 slots for every open stream.
+/// an unbounded channel would allocate a block of 32 slots for every open stream. The
+/// keep-alive tick is a flag beside it, which queues nothing.
 #[derive(Default)]
 struct ControlQueue {
     messages: Mutex<VecDeque<Control>>,
+    tick: AtomicBool,
     ready: Notify,
 }
 
@@ -49,6 +54,11 @@ impl ControlQueue {
         // Stored as a permit when the stream is not waiting: its next wait returns at once.
         self.ready.notify_one();
     }
+
+    fn tick(&self) {
+        self.tick.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
 }
 
 /// The receiving end of a stream's control messages.
@@ -56,7 +66,11 @@ pub struct ControlReceiver(Arc<ControlQueue>);
 
 impl ControlReceiver {
     pub fn try_recv(&mut self) -> Option<Control> {
-        lock(&self.0.messages).pop_front()
+        if let Some(message) = lock(&self.0.messages).pop_front() {
+            return Some(message);
+        }
+        let ticked = self.0.tick.load(Ordering::Acquire) && self.0.tick.swap(false, Ordering::AcqRel);
+        ticked.then_some(Control::Tick)
     }
 
     /// The next message. Cancel-safe: a message stays queued until it is returned.
@@ -218,6 +232,31 @@ impl Hub {
 
     pub fn subscriber_count(&self) -> i64 {
         self.stats.subscribers.load(Ordering::Relaxed)
+    }
+
+    /// Ticks every `every` while the hub is in use: the streams' keep-alive. One shared
+    /// tick instead of a timer per stream, which every stream polled on each wake-up.
+    pub fn keep_alive(self: &Arc<Self>, every: Duration) {
+        let hub = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(hub) = hub.upgrade() else { return };
+                hub.tick();
+            }
+        });
+    }
+
+    /// Tells every open stream of a keep-alive tick. The queues are collected under the
+    /// lock and told outside it: publishing does not wait for thousands of wake-ups.
+    pub fn tick(&self) {
+        let queues: Vec<Arc<ControlQueue>> =
+            self.lock().streams.values().flatten().map(|entry| entry.control.clone()).collect();
+        for queue in queues {
+            queue.tick();
+        }
     }
 
     /// Ends every stream (server shutdown): clients reconnect elsewhere and resume by id.

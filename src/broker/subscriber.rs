@@ -51,11 +51,10 @@ pub struct Subscriber {
     /// Pending events up to this id are complete (see `drain`).
     complete_through: i64,
     catch_ups: Vec<Instant>,
-    ping_every: Duration,
-    last_write: Instant,
-    /// Armed once and moved forward only when it fires: re-arming the timer on every event
-    /// would cost a timer-wheel update per delivery.
-    keepalive: Pin<Box<tokio::time::Sleep>>,
+    /// Something was written since the last keep-alive tick.
+    wrote_since_tick: bool,
+    /// A ping is due (a whole tick passed without a write).
+    ping: bool,
     closed: bool,
     /// Write what is complete, then end (the stream's only room was left).
     ending: bool,
@@ -71,7 +70,6 @@ impl Subscriber {
         catch_up: CatchUp,
         opening: Bytes,
         resume_after: Option<i64>,
-        ping_every: Duration,
     ) -> Self {
         Self {
             hub,
@@ -85,9 +83,8 @@ impl Subscriber {
             needs_catch_up: resume_after.is_some(),
             complete_through: 0,
             catch_ups: Vec::new(),
-            ping_every,
-            last_write: Instant::now(),
-            keepalive: Box::pin(tokio::time::sleep(ping_every)),
+            wrote_since_tick: false,
+            ping: false,
             closed: false,
             ending: false,
         }
@@ -110,6 +107,10 @@ impl Subscriber {
             if let Some(bytes) = self.ready.take() {
                 return Some(self.sent(bytes));
             }
+            if std::mem::take(&mut self.ping) {
+                // Not counted as a write: an idle stream pings on every tick.
+                return Some(sse::ping());
+            }
             if self.needs_catch_up {
                 // Boxed: catching up is rare, and its state would otherwise be carried by
                 // every waiting stream.
@@ -131,13 +132,14 @@ impl Subscriber {
     }
 
     fn sent(&mut self, bytes: Bytes) -> Bytes {
-        self.last_write = Instant::now();
+        self.wrote_since_tick = true;
         bytes
     }
 
-    /// Waits for a control message (a room added or removed, the end), an event or a ping.
+    /// Waits for a control message (a room added or removed, a keep-alive tick, the end)
+    /// or an event.
     async fn wait(&mut self) {
-        let Self { rooms, control, keepalive, .. } = self;
+        let Self { rooms, control, .. } = self;
         let any_room = async {
             match rooms.len() {
                 0 => std::future::pending().await,
@@ -153,16 +155,6 @@ impl Subscriber {
             biased;
             message = control.recv() => self.apply(message),
             (index, result) = any_room => self.received(index, result),
-            _ = keepalive.as_mut() => {
-                // A ping after `ping_every` of silence; events written since push it back.
-                let due = self.last_write + self.ping_every;
-                if Instant::now() >= due {
-                    self.ready = Some(sse::ping());
-                    self.keepalive.as_mut().reset(Instant::now() + self.ping_every);
-                } else {
-                    self.keepalive.as_mut().reset(due);
-                }
-            }
         }
     }
 
@@ -222,6 +214,9 @@ impl Subscriber {
                 self.hub.release([room_id]);
             }
             Control::Close => self.closed = true,
+            Control::Tick => {
+                self.ping |= !std::mem::take(&mut self.wrote_since_tick);
+            }
         }
     }
 
@@ -368,7 +363,6 @@ mod tests {
             catch_up,
             Bytes::from_static(b"retry: 3000\n\n"),
             None,
-            Duration::from_secs(60),
         );
         assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 3000\n\n");
         // All published before the stream wakes: it finds them together.
@@ -384,5 +378,37 @@ mod tests {
         assert!(events[1].starts_with("event: typing\n") && events[1].contains("\"room_id\":2"), "{text}");
         assert!(events[2].starts_with("id: 6\n"), "{text}");
         assert!(events[3].starts_with("event: typing\n") && events[3].contains("\"room_id\":1"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_pings_on_each_tick_that_follows_a_tick_without_a_write() {
+        let hub = Hub::new(16);
+        let (registration, control) = hub.register(1, Scope::AllRooms);
+        let rooms = hub.subscribe(&[1]);
+        let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
+        let mut subscriber = Subscriber::new(
+            hub.clone(),
+            registration,
+            control,
+            rooms,
+            catch_up,
+            Bytes::from_static(b"retry: 1\n\n"),
+            None,
+        );
+        let quiet = Duration::from_millis(50);
+        assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 1\n\n");
+        // The opening was written since the last tick: no ping.
+        hub.tick();
+        assert!(tokio::time::timeout(quiet, subscriber.next_chunk()).await.is_err());
+        hub.tick();
+        assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n");
+        hub.tick();
+        assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n", "an idle stream pings on every tick");
+        hub.publish(vec![stored(7, 1)]);
+        assert!(subscriber.next_chunk().await.unwrap().starts_with(b"id: 7\n"));
+        hub.tick();
+        assert!(tokio::time::timeout(quiet, subscriber.next_chunk()).await.is_err(), "an event was written");
+        hub.tick();
+        assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n");
     }
 }

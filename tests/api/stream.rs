@@ -368,6 +368,7 @@ async fn pings_keep_idle_streams_alive() {
     let (_, mut sse) = SseReader::open(&app.admin, "", None).await;
     assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
     assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping");
+    assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping", "an idle stream pings on every interval");
 }
 
 #[tokio::test]

@@ -345,6 +345,14 @@ mod tests {
     use super::*;
     use crate::broker::Notice;
 
+    /// An all-rooms stream of user 1 over `rooms`, new (not resuming); catching up fails.
+    fn all_rooms_stream(hub: &Arc<Hub>, rooms: &[i64], opening: &'static [u8]) -> Subscriber {
+        let (registration, control) = hub.register(1, Scope::AllRooms);
+        let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
+        let rooms = hub.subscribe(rooms);
+        Subscriber::new(hub.clone(), registration, control, rooms, catch_up, Bytes::from_static(opening), None)
+    }
+
     fn stored(id: i64, room_id: i64) -> Notice {
         Notice::Event(Arc::new(Event::stored(id, room_id, "new_message", &format!("{{\"n\":{id}}}"))))
     }
@@ -352,18 +360,7 @@ mod tests {
     #[tokio::test]
     async fn an_ephemeral_event_keeps_its_place_among_events_that_wait_together() {
         let hub = Hub::new(16);
-        let (registration, control) = hub.register(1, Scope::AllRooms);
-        let rooms = hub.subscribe(&[1, 2]);
-        let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
-        let mut subscriber = Subscriber::new(
-            hub.clone(),
-            registration,
-            control,
-            rooms,
-            catch_up,
-            Bytes::from_static(b"retry: 3000\n\n"),
-            None,
-        );
+        let mut subscriber = all_rooms_stream(&hub, &[1, 2], b"retry: 3000\n\n");
         assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 3000\n\n");
         // All published before the stream wakes: it finds them together.
         hub.publish(vec![stored(5, 1)]);
@@ -383,18 +380,7 @@ mod tests {
     #[tokio::test]
     async fn a_stream_pings_on_each_tick_that_follows_a_tick_without_a_write() {
         let hub = Hub::new(16);
-        let (registration, control) = hub.register(1, Scope::AllRooms);
-        let rooms = hub.subscribe(&[1]);
-        let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
-        let mut subscriber = Subscriber::new(
-            hub.clone(),
-            registration,
-            control,
-            rooms,
-            catch_up,
-            Bytes::from_static(b"retry: 1\n\n"),
-            None,
-        );
+        let mut subscriber = all_rooms_stream(&hub, &[1], b"retry: 1\n\n");
         let quiet = Duration::from_millis(50);
         assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 1\n\n");
         // The opening was written since the last tick: no ping.

@@ -32,9 +32,10 @@ pub enum Syscall {
 
 #[derive(Debug, clap::Args)]
 pub struct FloorArgs {
-    /// Connections written to (both ends are in this process: at most half the open-file limit)
-    #[arg(short = 'n', long, default_value_t = 10_000)]
-    connections: usize,
+    /// Connections written to (both ends are in this process: at most half the open-file
+    /// limit); by default 10,000, or as many as the limit allows when that is fewer
+    #[arg(short = 'n', long)]
+    connections: Option<usize>,
     /// Rounds per second (a round writes one frame to every connection)
     #[arg(long, default_value_t = 10.0)]
     rate: f64,
@@ -61,19 +62,29 @@ struct FloorReport {
     cpu_us_per_write: f64,
 }
 
+/// Open files the process needs besides the two ends of each connection.
+const SPARE_FILES: u64 = 32;
+
+/// The default connection count: 10,000, or as many as `limit` open files allow.
+fn default_connections(limit: u64) -> usize {
+    usize::try_from(limit.saturating_sub(SPARE_FILES) / 2).unwrap_or(usize::MAX).min(10_000)
+}
+
 pub fn run(args: &FloorArgs) -> Result<()> {
-    if args.connections == 0 || args.rate <= 0.0 || args.duration <= 0.0 || args.frame_bytes < 8 {
+    let limit = procfs::raise_open_file_limit()?;
+    let connections = args.connections.unwrap_or_else(|| default_connections(limit));
+    if connections == 0 || args.rate <= 0.0 || args.duration <= 0.0 || args.frame_bytes < 8 {
         bail!("connections, rate, duration and frame bytes must be positive (frame at least 8 bytes)");
     }
-    let limit = procfs::raise_open_file_limit()?;
-    if (args.connections as u64) * 2 + 32 > limit {
-        bail!("{} connections need {} open files; the limit is {limit}", args.connections, args.connections * 2 + 32);
+    let needed = (connections as u64).saturating_mul(2).saturating_add(SPARE_FILES);
+    if needed > limit {
+        bail!("{connections} connections need {needed} open files; the limit is {limit}");
     }
     let listener = TcpListener::bind("127.0.0.1:0").context("binding a loopback listener")?;
     let address = listener.local_addr()?;
-    let mut writers = Vec::with_capacity(args.connections);
-    let mut readers = Vec::with_capacity(args.connections);
-    for _ in 0..args.connections {
+    let mut writers = Vec::with_capacity(connections);
+    let mut readers = Vec::with_capacity(connections);
+    for _ in 0..connections {
         let reader = TcpStream::connect(address).context("connecting")?;
         let (writer, _) = listener.accept().context("accepting")?;
         writer.set_nodelay(true)?;
@@ -136,7 +147,7 @@ pub fn run(args: &FloorArgs) -> Result<()> {
     let report = FloorReport {
         tool: "causerie-bench floor",
         syscall: args.syscall,
-        connections: args.connections,
+        connections,
         rate: args.rate,
         frame_bytes: frame.len(),
         writes,
@@ -194,4 +205,17 @@ fn thread_cpu_seconds() -> f64 {
         time
     };
     time.tv_sec as f64 + time.tv_nsec as f64 / 1e9
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_connection_count_fits_the_open_file_limit() {
+        assert_eq!(default_connections(1_048_576), 10_000);
+        assert_eq!(default_connections(20_000), 9_984);
+        assert_eq!(default_connections(20_032), 10_000);
+        assert_eq!(default_connections(10), 0, "too few files leaves no connection, which run refuses");
+    }
 }

@@ -6,7 +6,7 @@
 //! causerie-bench fanout --target generic --sub-url 'http://127.0.0.1:8081/sub/{room}' \
 //!     --pub-url 'http://127.0.0.1:8081/pub/{room}' --server-pid 1234 -n 1000
 //! causerie-bench report results.jsonl
-//! causerie-bench floor -n 10000 --rate 10 --syscall writev
+//! causerie-bench floor --rate 10 --syscall writev
 //! ```
 //!
 //! Only loopback addresses are accepted; every loop is bounded in count and time.

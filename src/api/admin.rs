@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{commit, created, ok, Json};
+use super::{commit, created, ok, Json, Query};
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::{admin_user, password, public_user, CurrentUser};
 use crate::broker::Notice;
@@ -23,7 +23,7 @@ pub struct SearchQuery {
 pub async fn search_users(
     state: web::Data<AppState>,
     user: CurrentUser,
-    query: web::Query<SearchQuery>,
+    query: Query<SearchQuery>,
 ) -> ApiResult<HttpResponse> {
     user.may(Action::Browse)?;
     let SearchQuery { q, limit } = query.into_inner();
@@ -37,8 +37,10 @@ pub async fn list_users(state: web::Data<AppState>, user: CurrentUser) -> ApiRes
     let list = state
         .db
         .run(move |conn| {
-            let rows = users::search(conn, "", 10_000)?;
-            rows.iter().map(|row| Ok(admin_user(row, users::permissions(conn, row.id)?))).collect::<ApiResult<Vec<_>>>()
+            let rows = users::all_with_permissions(conn)?;
+            Ok::<_, ApiError>(
+                rows.into_iter().map(|(row, permissions)| admin_user(&row, permissions)).collect::<Vec<_>>(),
+            )
         })
         .await?;
     Ok(ok(&list))

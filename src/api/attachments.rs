@@ -17,7 +17,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::commit_then;
 use super::messages::{check_send, insert_and_announce};
-use super::{created, ok};
+use super::{created, ok, Query};
 use crate::auth::CurrentUser;
 use crate::domain::views::Message;
 use crate::domain::{Action, MessageContent, MessageType};
@@ -325,7 +325,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<ListQuery>,
+    query: Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let room_id = path.into_inner();
     let before = query.into_inner().before;

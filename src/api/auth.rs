@@ -4,10 +4,10 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{created, no_content, ok, Json};
+use super::{created, no_content, ok, Json, OptionalJson};
 use crate::auth::{password, public_user, secret, Credential, CurrentUser, SESSION_COOKIE, TOKEN_PREFIX};
-use crate::domain::format_time;
 use crate::domain::views::{CreatedToken, TokenInfo};
+use crate::domain::{format_time, TokenName};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
 use crate::store::{now_micros, tokens, users};
@@ -87,10 +87,12 @@ pub struct TokenBody {
 pub async fn create_token(
     state: web::Data<AppState>,
     user: CurrentUser,
-    body: Option<Json<TokenBody>>,
+    body: OptionalJson<TokenBody>,
 ) -> ApiResult<HttpResponse> {
-    let name = body.and_then(|b| b.0.name).unwrap_or_else(|| "api".into());
-    let name = name.trim().chars().take(80).collect::<String>();
+    let name = match body.0.and_then(|b| b.name) {
+        None => "api".to_owned(),
+        Some(name) => TokenName::parse(&name)?.into_string(),
+    };
     let (token, hash) = secret::generate(TOKEN_PREFIX);
     let id =
         state.db.run(move |conn| tokens::create_api_token(conn, user.id, &name, &hash).map_err(ApiError::from)).await?;

@@ -138,11 +138,13 @@ pub async fn remove(
         }
         let current = rooms::membership(conn, room_id, target)?.ok_or_else(|| ApiError::not_found("member"))?;
         let member = rooms::member(conn, room_id, target)?;
+        let mut heir_name = None;
         if current.role == Role::Admin.as_str() && rooms::admin_count(conn, room_id)? <= 1 {
             // The last admin leaves: hand the room to the longest-standing member.
             if let Some(heir) = rooms::members(conn, room_id)?.into_iter().find(|m| m.user_id != target) {
                 rooms::set_role(conn, room_id, heir.user_id, Role::Admin)?;
                 let heir = rooms::member(conn, room_id, heir.user_id)?;
+                heir_name = Some(heir.display_name.clone());
                 events::record(
                     conn,
                     outbox,
@@ -169,6 +171,9 @@ pub async fn remove(
             format!("{} removed {}", user.display_name, member.display_name)
         };
         post_system(conn, outbox, room_id, user.id, &text)?;
+        if let Some(heir) = heir_name {
+            post_system(conn, outbox, room_id, user.id, &format!("{heir} is now an admin"))?;
+        }
         Ok(())
     })
     .await?;

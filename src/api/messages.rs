@@ -5,7 +5,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::rooms::room_and_role;
-use super::{commit, created, no_content, ok, parse_json};
+use super::{commit, created, no_content, ok, parse_json, Query};
 use crate::auth::CurrentUser;
 use crate::broker::{Event, Outbox};
 use crate::domain::permissions::Denied;
@@ -31,7 +31,7 @@ pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
     path: web::Path<i64>,
-    query: web::Query<PageQuery>,
+    query: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let room_id = path.into_inner();
     let PageQuery { before, after, limit } = query.into_inner();

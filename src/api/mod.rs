@@ -16,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::{PathError, QueryPayloadError};
+use actix_web::error::PathError;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 
@@ -27,7 +27,6 @@ use crate::store::DbConn;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(web::PathConfig::default().error_handler(|err, _| path_error(err).into()))
-        .app_data(web::QueryConfig::default().error_handler(|err, _| query_error(err).into()))
         .service(
             // Sending and streaming first: actix-web tries the patterns in order, and every
             // pattern with a `{segment}` is matched as a regular expression. No two patterns
@@ -82,9 +81,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
                 .default_service(web::to(not_found)),
         )
-        .route("/healthz", web::get().to(ops::healthz))
-        .route("/readyz", web::get().to(ops::readyz))
-        .route("/metrics", web::get().to(ops::metrics));
+        // Resources rather than bare routes: a bare route's method guard would let any other
+        // method fall through to the web client (404) instead of answering 405. HEAD answers
+        // as GET without the body, for probes that use it.
+        .service(web::resource("/healthz").route(web::route().guard(get_or_head()).to(ops::healthz)))
+        .service(web::resource("/readyz").route(web::route().guard(get_or_head()).to(ops::readyz)))
+        .service(web::resource("/metrics").route(web::route().guard(get_or_head()).to(ops::metrics)));
+}
+
+fn get_or_head() -> impl actix_web::guard::Guard {
+    actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head())
 }
 
 async fn not_found() -> ApiResult<HttpResponse> {
@@ -93,10 +99,6 @@ async fn not_found() -> ApiResult<HttpResponse> {
 
 fn path_error(err: PathError) -> ApiError {
     ApiError::invalid(format!("invalid path parameter: {err}"))
-}
-
-fn query_error(err: QueryPayloadError) -> ApiError {
-    ApiError::invalid(format!("invalid query: {err}"))
 }
 
 /// Runs `f` in one transaction on the writer thread, then publishes what it recorded in
@@ -135,8 +137,9 @@ where
     Ok(value)
 }
 
-/// A JSON body: any content type is read as JSON, the body is bounded, and a refusal
-/// names the field at fault (`room_id: invalid type: string "x", expected i64`).
+/// A JSON body: any content type is read as JSON, the body is bounded, it must be one JSON
+/// object, and a refusal names the field at fault (`room_id: invalid type: string "x",
+/// expected i64`).
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
@@ -144,27 +147,93 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let limit = req.app_data::<web::Data<AppState>>().map(|s| s.settings.max_json_bytes).unwrap_or(256 * 1024);
-        let body = web::Bytes::from_request(req, payload);
-        Box::pin(async move {
-            let bytes = body.await.map_err(|e| body_error(e, limit))?;
-            parse_json(&bytes).map(Json)
-        })
+        let body = json_body::<T>(req, payload, false);
+        Box::pin(async move { body.await?.map(Json).ok_or_else(|| ApiError::invalid("a JSON body is required")) })
+    }
+}
+
+/// Like [`Json`] for a body that may be left out: an empty body is `None`; a body that is
+/// there must be valid.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body::<T>(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
+    }
+}
+
+/// Reads the bounded body and parses it; an empty one is `None` when `may_be_empty`.
+fn json_body<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    may_be_empty: bool,
+) -> impl Future<Output = ApiResult<Option<T>>> + 'static {
+    let limit = req.app_data::<web::Data<AppState>>().map(|s| s.settings.max_json_bytes).unwrap_or(256 * 1024);
+    let body = web::Bytes::from_request(req, payload);
+    async move {
+        let bytes = body.await.map_err(|e| body_error(e, limit))?;
+        if may_be_empty && bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        parse_json(&bytes).map(Some)
     }
 }
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid("a JSON body is required"));
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Err(ApiError::invalid("a JSON body is required")),
+        // Every body is an object; serde would also read a struct from an array of its
+        // fields in order (`[1, "hi", null]`), which no client means.
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::invalid("malformed JSON body: expected a JSON object")),
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
-        if path == "." || path.is_empty() {
+        if path == "." || path == "?" || path.is_empty() {
             ApiError::invalid(format!("malformed JSON body: {inner}"))
         } else {
             ApiError::invalid(format!("{path}: {inner}"))
+        }
+    })?;
+    // One JSON value: `{"a":1} {"a":2}` or `{…} trailing` is malformed, not its first value.
+    deserializer.end().map_err(|inner| ApiError::invalid(format!("malformed JSON body: {inner}")))?;
+    Ok(value)
+}
+
+/// Query parameters, parsed so that a refusal names the parameter at fault
+/// (`limit: invalid digit found in string`).
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query))
+    }
+}
+
+/// Parses a query string (`a=1&b=x`) into `T`; the error names the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match path.as_str() {
+            "." | "?" | "" => ApiError::invalid(format!("invalid query: {inner}")),
+            _ => ApiError::invalid(format!("{path}: {inner}")),
         }
     })
 }
@@ -174,10 +243,18 @@ pub(crate) fn body_error(err: actix_web::Error, limit: usize) -> ApiError {
         matches!(err.as_error::<actix_web::error::PayloadError>(), Some(actix_web::error::PayloadError::Overflow));
     let text = err.to_string();
     if overflow || text.contains("size limit") || text.contains("overflow") {
-        ApiError::TooLarge(format!("the body is larger than {limit} bytes"))
-    } else {
-        ApiError::invalid(format!("could not read the body: {text}"))
+        return ApiError::TooLarge(format!("the body is larger than {limit} bytes"));
     }
+    use actix_web::error::PayloadError;
+    // Some payload errors print their inner error with `Debug`: say what went wrong instead.
+    let why = match err.as_error::<PayloadError>() {
+        Some(PayloadError::Incomplete(_) | PayloadError::Io(_)) => {
+            "it ended early, or does not decode with its Content-Encoding".to_owned()
+        }
+        Some(PayloadError::EncodingCorrupted) => "it does not decode with its Content-Encoding".to_owned(),
+        _ => text,
+    };
+    ApiError::invalid(format!("could not read the body: {why}"))
 }
 
 pub fn no_content() -> HttpResponse {

@@ -17,7 +17,18 @@ invalid_input (400), unauthenticated (401), forbidden (403), not_found (404; als
 attachments the caller may not see), conflict (409), payload_too_large (413), unsupported_media_type (415), \
 rate_limited (429, with Retry-After). Authentication: the session cookie from /auth/login, or \
 `Authorization: Bearer <token>`. Cookie-authenticated writes from another origin are refused (403).\n\n\
-Choices where the contract is silent: JSON bodies are read whatever their Content-Type; `limit` above 100 \
+Choices where the contract is silent: JSON bodies are read whatever their Content-Type and must be \
+one JSON object (an array, or anything after the object, is 400); a refused query parameter is named in \
+the message (`limit: …`); `POST /me/tokens` takes an optional body `{name}` (trimmed, 1-80 characters, \
+default `api`); a permission named twice is granted once; admin endpoints show an admin's permissions as \
+all five, as `/me` does, and `GET /admin/users` lists disabled users too (`disabled: true`); an \
+`Authorization` header of another scheme than Bearer (a reverse proxy's own Basic login) is passed over, \
+so the session cookie still counts; `GET /channels` lists rooms with `my_role` null, `is_muted` false \
+and `unread_count` 0; a direct room keeps the other party's name after they leave; creating a room posts \
+no system message, while bringing someone back into a direct room (\"X joined\") and handing the admin \
+role on when the last admin leaves (\"X is now an admin\") do; `/healthz`, `/readyz` and `/metrics` \
+answer HEAD as GET and other methods with 405; a stream requested over HTTP/1.0 is sent unchunked and \
+ends with the connection. `limit` above 100 \
 is capped at 100; deleting a deleted message answers 204 again; editing a deleted message is 404; system \
 messages cannot be edited (403); unread counts leave out system notices and your own messages; leaving \
 a room as its last admin hands the admin role to the longest-standing member, while demoting the last \

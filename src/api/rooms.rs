@@ -34,7 +34,7 @@ pub async fn channels(state: web::Data<AppState>, user: CurrentUser) -> ApiResul
         .db
         .run(move |conn| {
             let open: Vec<_> = rooms::channels_not_joined(conn, me)?.into_iter().map(|r| (r, None)).collect();
-            rooms::views(conn, &open, None).map_err(ApiError::from)
+            rooms::views(conn, &open, Some(me)).map_err(ApiError::from)
         })
         .await?;
     Ok(ok(&list))
@@ -114,9 +114,12 @@ pub async fn create(
                     }
                 };
                 // Asking again after leaving brings the caller (or the peer) back.
-                for id in [me, other] {
+                for (id, name) in [(me, user.display_name.as_str()), (other, peer.display_name.as_str())] {
                     if rooms::membership(conn, room.id, id)?.is_none() {
                         enroll(conn, outbox, room.id, id, Role::Member)?;
+                        if !was_new {
+                            post_system(conn, outbox, room.id, me, &format!("{name} joined"))?;
+                        }
                     }
                 }
                 Ok((my_view(conn, room, me)?, was_new))

@@ -9,6 +9,7 @@ use bytes::BytesMut;
 use serde::Deserialize;
 
 use super::rooms::room_and_role;
+use super::Query;
 use crate::auth::CurrentUser;
 use crate::broker::{sse, CatchUp, CatchUpBatch, Scope, Subscriber};
 use crate::domain::Action;
@@ -37,17 +38,29 @@ pub async fn open(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
-    query: web::Query<StreamQuery>,
+    query: Query<StreamQuery>,
 ) -> ApiResult<HttpResponse> {
     // The header is what EventSource sends on reconnect: newer than the page's URL.
     let header_id = req.headers().get("last-event-id").map(|v| v.to_str().unwrap_or("x").to_owned());
     let subscriber = prepare(&state, user, query.into_inner(), header_id).await?;
-    Ok(HttpResponse::Ok()
+    let mut response = HttpResponse::Ok();
+    response
         .content_type("text/event-stream")
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header(("X-Accel-Buffering", "no"))
-        .insert_header(ContentEncoding::Identity)
-        .streaming(subscriber.into_stream()))
+        .insert_header(ContentEncoding::Identity);
+    // HTTP/1.0 has no chunked encoding (actix-web would use it anyway): the events go out
+    // as they are and the stream ends with the connection. nginx speaks HTTP/1.0 to its
+    // upstreams unless told otherwise.
+    let old_http = req.version() < actix_web::http::Version::HTTP_11;
+    if old_http {
+        response.force_close();
+    }
+    let mut response = response.streaming(subscriber.into_stream());
+    if old_http {
+        response.head_mut().no_chunking(true);
+    }
+    Ok(response)
 }
 
 /// Checks a stream request and subscribes it: the `Last-Event-ID` header (`last_event_id`,

@@ -54,6 +54,7 @@ pub fn create(conn: &mut DbConn, account: &NewAccount) -> ApiResult<UserRow> {
 }
 
 /// Parses permission names given as a list.
+/// The named permissions, each once (a name given twice is granted once).
 pub fn parse_permissions(names: &[String]) -> ApiResult<Vec<Permission>> {
-    names.iter().map(|name| Permission::parse(name).map_err(|e| ApiError::invalid(e.0))).collect()
+    Permission::parse_all(names.iter().map(String::as_str)).map_err(|e| ApiError::invalid(e.0))
 }

@@ -61,19 +61,24 @@ impl CurrentUser {
 
     /// The contract's `User` with permissions (for `/me`).
     pub fn view(&self) -> User {
-        let permissions = if self.is_admin {
-            Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()
-        } else {
-            self.permissions.iter().map(|p| p.as_str().to_owned()).collect()
-        };
+        let held = self.permissions.iter().map(|p| p.as_str().to_owned()).collect();
         User {
             id: self.id,
             username: self.username.clone(),
             display_name: self.display_name.clone(),
             is_admin: self.is_admin,
-            permissions: Some(permissions),
+            permissions: Some(shown_permissions(self.is_admin, held)),
             disabled: None,
         }
+    }
+}
+
+/// The permissions a `User` shows: an admin holds all of them, whatever is stored.
+fn shown_permissions(is_admin: bool, held: Vec<String>) -> Vec<String> {
+    if is_admin {
+        Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()
+    } else {
+        held
     }
 }
 
@@ -89,25 +94,32 @@ pub fn public_user(row: &UserRow) -> User {
     }
 }
 
-/// The admin `User` shape of a row: with permissions and whether it is disabled.
-pub fn admin_user(row: &UserRow, permissions: Vec<String>) -> User {
-    User { permissions: Some(permissions), disabled: Some(row.disabled), ..public_user(row) }
+/// The admin `User` shape of a row: with the permissions it holds (all, for an admin) and
+/// whether it is disabled.
+pub fn admin_user(row: &UserRow, held: Vec<String>) -> User {
+    User { permissions: Some(shown_permissions(row.is_admin, held)), disabled: Some(row.disabled), ..public_user(row) }
 }
 
-/// The token of an `Authorization: Bearer …` header; any other scheme is refused.
+/// The token of an `Authorization: Bearer …` header. A header of another scheme is not
+/// causerie's (a reverse proxy's own Basic login, which browsers send with every request)
+/// and is passed over, so the session cookie still counts; a Bearer header without a token
+/// is refused.
 fn bearer_token(value: Option<&[u8]>) -> Result<Option<String>, ApiError> {
     let Some(value) = value else { return Ok(None) };
-    let value = std::str::from_utf8(value).map_err(|_| ApiError::Unauthenticated)?;
-    match value.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
-            Ok(Some(token.trim().to_owned()))
-        }
-        _ => Err(ApiError::Unauthenticated),
+    let Ok(value) = std::str::from_utf8(value) else { return Ok(None) };
+    let value = value.trim();
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    match token.trim() {
+        "" => Err(ApiError::Unauthenticated),
+        token => Ok(Some(token.to_owned())),
     }
 }
 
-/// How a request says who it is, from its `Authorization` header (which wins) and its
-/// session cookie: the credential and the hash to look up.
+/// How a request says who it is, from its `Authorization: Bearer` header (which wins) and
+/// its session cookie: the credential and the hash to look up.
 pub fn credential(
     authorization: Option<&[u8]>,
     session_cookie: Option<&str>,

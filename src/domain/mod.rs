@@ -161,6 +161,20 @@ impl RoomName {
     }
 }
 
+/// An API token's name: trimmed, 1-80 characters, one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenName(String);
+
+impl TokenName {
+    pub fn parse(text: &str) -> Result<Self, InvalidInput> {
+        one_line("name", text, 80).map(Self)
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 pub const MAX_MESSAGE_CHARS: usize = 10_000;
 
 /// Message text: trimmed, 1-10,000 characters.
@@ -203,6 +217,18 @@ pub fn direct_key(a: i64, b: i64) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
+/// The other user of a direct room's key, as seen by `me`; `None` when `me` is not one of
+/// the pair.
+pub fn direct_peer(key: &str, me: i64) -> Option<i64> {
+    let (low, high) = key.split_once(':')?;
+    let (low, high) = (low.parse::<i64>().ok()?, high.parse::<i64>().ok()?);
+    match me {
+        _ if me == low => Some(high),
+        _ if me == high => Some(low),
+        _ => None,
+    }
+}
+
 /// Formats stored microseconds as RFC 3339 UTC with milliseconds.
 pub fn format_time(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
@@ -240,6 +266,16 @@ mod tests {
         assert!(MessageContent::parse("line\nbreak").is_ok());
         assert!(MessageContent::parse("nul\0").is_err());
         assert_eq!(MessageContent::parse_optional(" ").unwrap().as_str(), "");
+    }
+
+    #[test]
+    fn the_peer_of_a_direct_key_is_the_other_user() {
+        let key = direct_key(7, 3);
+        assert_eq!(key, "3:7");
+        assert_eq!(direct_peer(&key, 3), Some(7));
+        assert_eq!(direct_peer(&key, 7), Some(3));
+        assert_eq!(direct_peer(&key, 5), None);
+        assert_eq!(direct_peer("junk", 3), None);
     }
 
     #[test]

@@ -19,7 +19,19 @@ text_enum!(
 impl Permission {
     /// Parses a comma-separated list such as `chat.read,chat.create`.
     pub fn parse_list(text: &str) -> Result<Vec<Permission>, InvalidInput> {
-        text.split(',').map(str::trim).filter(|p| !p.is_empty()).map(Permission::parse).collect()
+        Self::parse_all(text.split(',').map(str::trim).filter(|p| !p.is_empty()))
+    }
+
+    /// Parses permission names, each kept once (a name given twice is granted once).
+    pub fn parse_all<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<Vec<Permission>, InvalidInput> {
+        let mut permissions = Vec::new();
+        for name in names {
+            let permission = Permission::parse(name)?;
+            if !permissions.contains(&permission) {
+                permissions.push(permission);
+            }
+        }
+        Ok(permissions)
     }
 }
 
@@ -130,6 +142,15 @@ pub fn authorize(who: &impl Grants, action: Action) -> Result<(), Denied> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_permission_named_twice_is_kept_once() {
+        assert_eq!(
+            Permission::parse_list("chat.read, chat.create,chat.read").unwrap(),
+            vec![Permission::Read, Permission::Create]
+        );
+        assert!(Permission::parse_all(["chat.read", "chat.nope"]).is_err());
+    }
 
     struct Caller(bool, Vec<Permission>);
 

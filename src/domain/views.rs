@@ -37,8 +37,11 @@ pub struct Room {
     pub created_at: String,
     pub updated_at: String,
     /// The caller's fields; absent in `room_updated` events, which every member receives.
+    /// In `GET /channels` (rooms the caller has not joined) `my_role` is null, `is_muted`
+    /// false and `unread_count` 0.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub my_role: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub my_role: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_muted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
-use actix_web::web;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
@@ -155,7 +154,7 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
 pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
     let (credential, hash) = auth::credential(request.authorization.as_deref(), request.session.as_deref()).ok()??;
     let user = auth::authenticate(&front.state, credential, hash).await.ok()?;
-    let query = web::Query::<StreamQuery>::from_query(&request.query).ok()?.into_inner();
+    let query: StreamQuery = crate::api::parse_query(&request.query).ok()?;
     let user_id = user.id;
     let subscriber = prepare(&front.state, user, query, request.last_event_id.clone()).await.ok()?;
     tracing::debug!(user_id, "stream opened");

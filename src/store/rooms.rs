@@ -9,7 +9,7 @@ use super::models::{MemberRow, NewMember, NewRoom, RoomRow};
 use super::schema::{chat_messages, chat_room_members, chat_rooms, users};
 use super::{messages, DbConn, QueryResult};
 use crate::domain::views::{Member, Room};
-use crate::domain::{format_time, Role, RoomType};
+use crate::domain::{direct_peer, format_time, Role, RoomType};
 
 pub fn insert(conn: &mut DbConn, new: &NewRoom<'_>) -> QueryResult<RoomRow> {
     diesel::insert_into(chat_rooms::table).values(new).returning(chat_rooms::all_columns).get_result(conn)
@@ -170,8 +170,9 @@ pub fn member(conn: &mut DbConn, room_id: i64, user_id: i64) -> QueryResult<Memb
 }
 
 /// The JSON shape of rooms. With `me` the caller's fields (role, mute, unread count) are
-/// filled and a direct room is named after the other member; without, they are left out
-/// (a `room_updated` event goes to every member alike).
+/// filled (null role, not muted, nothing unread where `me` is not a member) and a direct
+/// room is named after the other party; without, they are left out (a `room_updated`
+/// event goes to every member alike).
 pub fn views(conn: &mut DbConn, rooms: &[(RoomRow, Option<MemberRow>)], me: Option<i64>) -> QueryResult<Vec<Room>> {
     let ids: Vec<i64> = rooms.iter().map(|(r, _)| r.id).collect();
     let counts: HashMap<i64, i64> = chat_room_members::table
@@ -188,17 +189,25 @@ pub fn views(conn: &mut DbConn, rooms: &[(RoomRow, Option<MemberRow>)], me: Opti
         Some(me) => messages::unread_counts(conn, me, &ids)?,
         None => HashMap::new(),
     };
-    let direct: Vec<i64> =
-        rooms.iter().filter(|(r, _)| r.room_type == RoomType::Direct.as_str()).map(|(r, _)| r.id).collect();
+    // A direct room is named after the other party of its pair, found from the room's key:
+    // still there after they left the room.
     let mut others: HashMap<i64, String> = HashMap::new();
-    if let (Some(me), false) = (me, direct.is_empty()) {
-        let rows: Vec<(i64, String)> = chat_room_members::table
-            .inner_join(users::table)
-            .filter(chat_room_members::room_id.eq_any(&direct))
-            .filter(chat_room_members::user_id.ne(me))
-            .select((chat_room_members::room_id, users::display_name))
-            .load(conn)?;
-        others.extend(rows);
+    if let Some(me) = me {
+        let peers: Vec<(i64, i64)> = rooms
+            .iter()
+            .filter(|(r, _)| r.room_type == RoomType::Direct.as_str())
+            .filter_map(|(r, _)| Some((r.id, direct_peer(r.direct_key.as_deref()?, me)?)))
+            .collect();
+        if !peers.is_empty() {
+            let ids: Vec<i64> = peers.iter().map(|&(_, peer)| peer).collect();
+            let names: HashMap<i64, String> = users::table
+                .filter(users::id.eq_any(&ids))
+                .select((users::id, users::display_name))
+                .load::<(i64, String)>(conn)?
+                .into_iter()
+                .collect();
+            others.extend(peers.into_iter().filter_map(|(room, peer)| Some((room, names.get(&peer)?.clone()))));
+        }
     }
     Ok(rooms
         .iter()
@@ -209,8 +218,8 @@ pub fn views(conn: &mut DbConn, rooms: &[(RoomRow, Option<MemberRow>)], me: Opti
             created_by_id: room.created_by_id,
             created_at: format_time(room.created_at),
             updated_at: format_time(room.updated_at),
-            my_role: me.and(membership.as_ref()).map(|m| m.role.clone()),
-            is_muted: me.and(membership.as_ref()).map(|m| m.is_muted),
+            my_role: me.map(|_| membership.as_ref().map(|m| m.role.clone())),
+            is_muted: me.map(|_| membership.as_ref().is_some_and(|m| m.is_muted)),
             unread_count: me.map(|_| unread.get(&room.id).copied().unwrap_or(0)),
             last_message: last.remove(&room.id),
             member_count: counts.get(&room.id).copied().unwrap_or(0),

@@ -59,6 +59,26 @@ pub fn permissions(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<String>> 
         .load(conn)
 }
 
+/// Every user, disabled ones too, by username, each with the permissions they hold.
+pub fn all_with_permissions(conn: &mut DbConn) -> QueryResult<Vec<(UserRow, Vec<String>)>> {
+    let rows: Vec<UserRow> = users::table.order(users::username.asc()).select(UserRow::as_select()).load(conn)?;
+    let grants: Vec<(i64, String)> = user_permissions::table
+        .order((user_permissions::user_id.asc(), user_permissions::permission.asc()))
+        .select((user_permissions::user_id, user_permissions::permission))
+        .load(conn)?;
+    let mut held: HashMap<i64, Vec<String>> = HashMap::new();
+    for (user_id, permission) in grants {
+        held.entry(user_id).or_default().push(permission);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let permissions = held.remove(&row.id).unwrap_or_default();
+            (row, permissions)
+        })
+        .collect())
+}
+
 pub fn set_permissions(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
     diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id))).execute(conn)?;
     grant(conn, user_id, permissions)

@@ -257,3 +257,86 @@ async fn the_cli_adds_users_and_creates_tokens() {
     let line = String::from_utf8_lossy(&out.stderr);
     assert!(line.contains("database_url") && line.lines().count() == 1, "{line}");
 }
+
+#[tokio::test]
+async fn admin_listings_show_what_users_hold_and_who_is_disabled() {
+    let app = spawn_app().await;
+    let r = app
+        .admin
+        .post(
+            "/admin/users",
+            &json!({"username": "dup", "password": PASSWORD, "display_name": "Dup",
+                    "permissions": ["chat.read", "chat.read", "chat.create"]}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED, "a permission named twice is granted once");
+    let dup: Value = r.json().await.unwrap();
+    assert_eq!(dup["permissions"], json!(["chat.create", "chat.read"]));
+    let id = dup["id"].as_i64().unwrap();
+    let r = app.admin.patch(&format!("/admin/users/{id}"), &json!({"permissions": ["chat.read", "chat.read"]})).await;
+    assert_eq!(r.json::<Value>().await.unwrap()["permissions"], json!(["chat.read"]));
+
+    let all = json!(["chat.read", "chat.create", "chat.update", "chat.delete", "chat.manage_rooms"]);
+    let sorted = |v: &Value| {
+        let mut list: Vec<String> = v.as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_owned()).collect();
+        list.sort();
+        list
+    };
+    let r = app
+        .admin
+        .post(
+            "/admin/users",
+            &json!({"username": "erin", "password": PASSWORD, "display_name": "Erin", "is_admin": true}),
+        )
+        .await;
+    let erin: Value = r.json().await.unwrap();
+    assert_eq!(sorted(&erin["permissions"]), sorted(&all), "an admin holds all, as /me says");
+    let r = app.admin.patch(&format!("/admin/users/{id}"), &json!({"is_admin": true})).await;
+    assert_eq!(sorted(&r.json::<Value>().await.unwrap()["permissions"]), sorted(&all));
+    let r = app.admin.patch(&format!("/admin/users/{id}"), &json!({"is_admin": false, "disabled": true})).await;
+    let demoted: Value = r.json().await.unwrap();
+    assert_eq!(demoted["permissions"], json!(["chat.read"]), "demoted, the stored set shows again");
+
+    let listed = app.admin.get_json("/admin/users").await;
+    let row = listed.as_array().unwrap().iter().find(|u| u["id"] == id).expect("a disabled user is listed");
+    assert_eq!(row["disabled"], true);
+    let erin_row = listed.as_array().unwrap().iter().find(|u| u["username"] == "erin").unwrap();
+    assert_eq!(sorted(&erin_row["permissions"]), sorted(&all));
+    let found = app.admin.get_json("/users?q=dup").await;
+    assert_eq!(found, json!([]), "the member picker leaves disabled users out");
+}
+
+#[tokio::test]
+async fn token_bodies_are_checked_when_given() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let r = alice.client.post(alice.url("/me/tokens")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "no body: a token named api");
+    let r = alice.post("/me/tokens", &json!({"name": "  bot  "})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let names: Vec<Value> =
+        alice.get_json("/me/tokens").await.as_array().unwrap().iter().map(|t| t["name"].clone()).collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&json!("api")) && names.contains(&json!("bot")), "{names:?}");
+    for bad in ["{bad", "{\"name\": 5}", "{\"nme\": \"x\"}", "{\"name\": \"   \"}", "{\"name\": \"a\"} {}", "[\"x\"]"] {
+        let r = alice.post_raw("/me/tokens", bad).await;
+        assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    let long = json!({"name": "n".repeat(81)});
+    assert_error(alice.post("/me/tokens", &long).await, StatusCode::BAD_REQUEST, "invalid_input").await;
+    assert_eq!(alice.get_json("/me/tokens").await.as_array().unwrap().len(), 2, "no refused body made a token");
+}
+
+#[tokio::test]
+async fn a_proxy_login_header_leaves_the_session_cookie_in_charge() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    // A reverse proxy's own Basic login: the browser sends it with every request.
+    let r = alice.client.get(alice.url("/me")).header("authorization", "Basic eDp5").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["username"], "alice");
+    let r = alice.client.get(alice.url("/me")).header("authorization", "Bearer").send().await.unwrap();
+    assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+    let r = alice.client.get(alice.url("/me")).header("authorization", "Bearer cau_nope").send().await.unwrap();
+    assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
+}

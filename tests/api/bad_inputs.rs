@@ -18,6 +18,27 @@ async fn malformed_requests_get_contract_errors() {
         (
             Method::POST,
             "/messages".into(),
+            Some(format!("[{room}, \"in order\", null]")),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            Method::POST,
+            "/messages".into(),
+            Some(format!("{{\"room_id\": {room}, \"content\": \"x\"}} {{\"room_id\": {room}}}")),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            Method::POST,
+            "/messages".into(),
+            Some(format!("{{\"room_id\": {room}, \"content\": \"x\"}} trailing")),
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        ),
+        (
+            Method::POST,
+            "/messages".into(),
             Some(format!("{{\"room_id\": \"{room}\", \"content\": \"x\"}}")),
             StatusCode::BAD_REQUEST,
             "invalid_input",
@@ -137,26 +158,48 @@ async fn malformed_requests_get_contract_errors() {
 #[tokio::test]
 async fn error_messages_name_the_field() {
     let app = spawn_app().await;
-    let r = app
-        .admin
-        .client
-        .post(app.admin.url("/messages"))
-        .header("content-type", "application/json")
-        .body("{\"room_id\": \"7\", \"content\": \"x\"}")
-        .send()
-        .await
-        .unwrap();
+    let r = app.admin.post_raw("/messages", "{\"room_id\": \"7\", \"content\": \"x\"}").await;
     let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     assert!(body["error"]["message"].as_str().unwrap().contains("room_id"), "{body}");
+    let r = app.admin.post_raw("/messages", "{\"room_id\": 7}").await;
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("content"), "{body}");
+}
+
+#[tokio::test]
+async fn query_and_body_errors_say_what_is_wrong() {
+    let app = spawn_app().await;
+    let room = app.admin.create_room("group", "Target", &[]).await;
+    for (path, field) in [
+        (format!("/rooms/{room}/messages?limit=abc"), "limit"),
+        (format!("/rooms/{room}/messages?before=x"), "before"),
+        (format!("/rooms/{room}/messages?after=1.5"), "after"),
+        (format!("/rooms/{room}/attachments?before=x"), "before"),
+        ("/users?limit=many".to_owned(), "limit"),
+        ("/stream?room_id=abc".to_owned(), "room_id"),
+    ] {
+        let body = assert_error(app.admin.get(&path).await, StatusCode::BAD_REQUEST, "invalid_input").await;
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with(&format!("{field}: ")), "{path}: {message}");
+    }
+    // A body cut short: no stray path marker in front of the parser's words.
+    let r = app.admin.post_raw("/messages", format!("{{\"room_id\": {room}, \"content\": \"x\",")).await;
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("malformed JSON body: "), "{body}");
+    // A body that does not decode with its Content-Encoding.
     let r = app
         .admin
         .client
         .post(app.admin.url("/messages"))
         .header("content-type", "application/json")
-        .body("{\"room_id\": 7}")
+        .header("content-encoding", "gzip")
+        .body("this is not gzip")
         .send()
         .await
         .unwrap();
     let body = assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("content"), "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("could not read the body: ") && !message.contains("Some("), "{message}");
+    let page = app.admin.get_json(&format!("/rooms/{room}/messages")).await;
+    assert_eq!(page["messages"].as_array().unwrap().len(), 0, "no refused request wrote a message");
 }

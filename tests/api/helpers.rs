@@ -160,6 +160,11 @@ impl TestUser {
         self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
+    /// POSTs `body` as it is, labelled JSON: for bodies `post` cannot make.
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client.post(self.url(path)).header("content-type", "application/json").body(body).send().await.unwrap()
+    }
+
     pub async fn patch(&self, path: &str, body: &Value) -> Response {
         self.client.patch(self.url(path)).json(body).send().await.unwrap()
     }

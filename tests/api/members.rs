@@ -74,4 +74,5 @@ async fn the_last_admin_hands_the_room_on() {
     );
     let members = alice.get_json(&format!("/rooms/{room}/members")).await;
     assert_eq!(members[0]["role"], "admin");
+    assert_eq!(system_texts(&alice, room).await, ["Administrator left", "Alice is now an admin"]);
 }

@@ -98,3 +98,17 @@ async fn the_web_client_is_built_in() {
     let r = c.get(format!("{}/no-such-file.js", app.address)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn probes_answer_head_and_refuse_other_methods() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::new();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let r = c.head(format!("{}{path}", app.address)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "HEAD {path}");
+        for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
+            let r = c.request(method.clone(), format!("{}{path}", app.address)).send().await.unwrap();
+            assert_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+        }
+    }
+}

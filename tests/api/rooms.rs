@@ -49,9 +49,16 @@ async fn groups_channels_and_joining() {
     assert_eq!(group["is_muted"], false);
     assert_eq!(group["last_message"], Value::Null);
     let channel = app.admin.create_room("channel", "Announcements", &[]).await;
+    app.admin.send(channel, "welcome").await;
     let open = bob.get_json("/channels").await;
     assert_eq!(open.as_array().unwrap().len(), 1);
     assert_eq!(open[0]["id"], channel);
+    // The Room shape in full: not yet a member, so no role, not muted, nothing unread.
+    assert_eq!(open[0]["my_role"], Value::Null);
+    assert!(open[0].as_object().unwrap().contains_key("my_role"), "{}", open[0]);
+    assert_eq!(open[0]["is_muted"], false);
+    assert_eq!(open[0]["unread_count"], 0);
+    assert_eq!(open[0]["last_message"]["content"], "welcome");
     let r = bob.post(&format!("/rooms/{channel}/join"), &json!({})).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["my_role"], "member");
@@ -104,4 +111,32 @@ async fn renaming_a_room() {
     let last = alice.get_json(&format!("/rooms/{room}/messages")).await;
     assert_eq!(last["messages"][0]["message_type"], "system");
     assert_eq!(last["messages"][0]["content"], "Administrator renamed the room to New");
+}
+
+#[tokio::test]
+async fn a_direct_room_keeps_its_name_and_tells_who_came_back() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
+    let room = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = bob.delete(&format!("/rooms/{room}/members/{}", bob.id)).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let seen = alice.get_json(&format!("/rooms/{room}")).await;
+    assert_eq!(seen["name"], "Bob", "still named after the other party");
+    assert_eq!(seen["member_count"], 1);
+    let listed = alice.get_json("/rooms").await;
+    assert_eq!(listed[0]["name"], "Bob");
+    let r = bob.post("/rooms", &json!({"room_type": "direct", "member_ids": [alice.id]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["name"], "Alice");
+    let page = alice.get_json(&format!("/rooms/{room}/messages")).await;
+    let notices: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["message_type"] == "system")
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(notices, ["Bob left", "Bob joined"]);
 }

@@ -102,6 +102,31 @@ async fn a_fresh_and_a_reused_connection_carry_the_same_stream() {
 }
 
 #[tokio::test]
+async fn an_http_1_0_client_gets_the_events_unchunked_until_the_connection_ends() {
+    let app = spawn_app().await;
+    let room = app.admin.create_room("group", "old", &[]).await;
+    let mut io = connect(&app).await;
+    let request = format!(
+        "GET /chat/api/stream?room_id={room} HTTP/1.0\r\nHost: localhost\r\nCookie: causerie_session={}\r\n\r\n",
+        app.admin.session
+    );
+    io.write_all(request.as_bytes()).await.unwrap();
+    let mut seen = Vec::new();
+    read_until(&mut io, &mut seen, |r| contains(r, "retry: ")).await;
+    let sent = app.admin.send(room, "plain bytes").await;
+    let event_end = format!("\"id\":{},", sent["id"]);
+    read_until(&mut io, &mut seen, |r| contains(r, &event_end) && contains(r, "}\n\n")).await;
+    let end = seen.windows(4).position(|w| w == b"\r\n\r\n").expect("a complete head") + 4;
+    let head = String::from_utf8_lossy(&seen[..end]).to_ascii_lowercase();
+    let body = String::from_utf8_lossy(&seen[end..]).into_owned();
+    assert!(head.starts_with("http/1.0 200 ok\r\n"), "{head}");
+    assert!(!head.contains("transfer-encoding"), "HTTP/1.0 has no chunked encoding: {head}");
+    assert!(head.contains("content-type: text/event-stream\r\n"), "{head}");
+    assert!(body.starts_with("retry: 3000\n\nid: "), "the events as they are, no chunk sizes: {body:?}");
+    assert!(body.contains("\"content\":\"plain bytes\""), "{body:?}");
+}
+
+#[tokio::test]
 async fn a_head_that_arrives_in_pieces_is_served_and_later_bytes_are_ignored() {
     let app = spawn_app().await;
     let room = app.admin.create_room("group", "pieces", &[]).await;
@@ -135,8 +160,13 @@ async fn refusals_on_a_fresh_connection_are_the_api_errors_and_leave_nothing_ope
         (stream_request(&format!("?room_id={room}"), Some(&stranger.session)), "404", "not_found"),
         (stream_request("?last_event_id=-4", Some(&stranger.session)), "400", "invalid_input"),
         (
+            "GET /chat/api/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic eDp5\r\n\r\n".to_owned(),
+            "401",
+            "unauthenticated",
+        ),
+        (
             format!(
-                "GET /chat/api/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic eDp5\r\n\
+                "GET /chat/api/stream HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \r\n\
                  Cookie: causerie_session={}\r\n\r\n",
                 stranger.session
             ),

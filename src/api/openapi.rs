@@ -98,7 +98,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),
     ("get", "/chat/api/attachments/{id}", "Download a file (ranges, ETag)", "", 200, "file"),
     ("get", "/chat/api/attachments/{id}/thumbnail", "An image's thumbnail", "", 200, "image"),
-    ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=). Events: new_message, message_updated (Message), message_deleted (MessageDeleted), read (ReadMarked), member_joined / member_updated / member_left (MemberChanged), room_updated (Room), typing (Typing, no id), reset. Keep-alive: a `: ping` comment on every shared tick of CAUSERIE_SSE_PING_SECONDS (15 s) that follows a whole interval without a write", "", 200, "text/event-stream"),
+    ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=). Events: new_message, message_updated (Message), message_deleted (MessageDeleted), read (ReadMarked), member_joined / member_updated / member_left (MemberChanged), room_updated (Room), typing (Typing, no id), reset. Keep-alive: a `: ping` comment once a stream has written nothing for CAUSERIE_SSE_PING_SECONDS (15 s; a shared tick four times per interval, so after 3/4 to 1 interval of silence): an idle stream pings every interval", "", 200, "text/event-stream"),
     ("get", "/chat/api/openapi.json", "This description", "", 200, "OpenAPI"),
     ("get", "/healthz", "The process is up", "", 200, "{status}"),
     ("get", "/readyz", "The database answers and is migrated", "", 200, "{status}"),

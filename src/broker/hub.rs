@@ -1,7 +1,7 @@
 //! The per-room broadcast channels and the registry of open streams.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -28,8 +28,8 @@ pub enum Control {
     Remove { room_id: i64, last_event_id: i64 },
     /// End the stream (account disabled, server shutting down).
     Close,
-    /// The keep-alive tick: a stream that wrote nothing since the last one writes a ping.
-    Tick,
+    /// A ping is due: the stream wrote nothing for a whole keep-alive interval.
+    Ping,
 }
 
 struct StreamEntry {
@@ -38,13 +38,20 @@ struct StreamEntry {
     control: Arc<ControlQueue>,
 }
 
+/// Keep-alive ticks per ping interval: a stream pings after this many ticks without a
+/// write, so it is never silent for longer than the interval, and an idle one pings once
+/// per interval.
+pub const TICKS_PER_PING: u8 = 4;
+
 /// A stream's control messages. They are rare, so a locked queue and a `Notify` serve:
 /// an unbounded channel would allocate a block of 32 slots for every open stream. The
-/// keep-alive tick is a flag beside it, which queues nothing.
+/// keep-alive state is two atomics beside it, which queue nothing.
 #[derive(Default)]
 struct ControlQueue {
     messages: Mutex<VecDeque<Control>>,
-    tick: AtomicBool,
+    /// Keep-alive ticks since the stream last wrote (the stream resets it).
+    quiet_ticks: AtomicU8,
+    ping_due: AtomicBool,
     ready: Notify,
 }
 
@@ -55,8 +62,14 @@ impl ControlQueue {
         self.ready.notify_one();
     }
 
-    fn tick(&self) {
-        self.tick.store(true, Ordering::Release);
+    /// Counts a tick; true when the stream has now been quiet for a whole interval.
+    fn tick(&self) -> bool {
+        let quiet = self.quiet_ticks.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+        quiet >= TICKS_PER_PING
+    }
+
+    fn ping(&self) {
+        self.ping_due.store(true, Ordering::Release);
         self.ready.notify_one();
     }
 }
@@ -69,8 +82,16 @@ impl ControlReceiver {
         if let Some(message) = lock(&self.0.messages).pop_front() {
             return Some(message);
         }
-        let ticked = self.0.tick.load(Ordering::Acquire) && self.0.tick.swap(false, Ordering::AcqRel);
-        ticked.then_some(Control::Tick)
+        let due = self.0.ping_due.load(Ordering::Acquire) && self.0.ping_due.swap(false, Ordering::AcqRel);
+        due.then_some(Control::Ping)
+    }
+
+    /// The stream wrote something (an event, its opening, a ping): the quiet time starts
+    /// again.
+    pub fn wrote(&self) {
+        if self.0.quiet_ticks.load(Ordering::Relaxed) != 0 {
+            self.0.quiet_ticks.store(0, Ordering::Relaxed);
+        }
     }
 
     /// The next message. Cancel-safe: a message stays queued until it is returned.
@@ -234,10 +255,13 @@ impl Hub {
         self.stats.subscribers.load(Ordering::Relaxed)
     }
 
-    /// Ticks every `every` while the hub is in use: the streams' keep-alive. One shared
-    /// tick instead of a timer per stream, which every stream polled on each wake-up.
-    pub fn keep_alive(self: &Arc<Self>, every: Duration) {
+    /// Keeps streams alive while the hub is in use: a stream that wrote nothing for
+    /// `ping_every` writes a ping. One shared tick, `TICKS_PER_PING` times per interval,
+    /// instead of a timer per stream, which every stream polled on each wake-up; a tick
+    /// wakes only the streams whose ping is due.
+    pub fn keep_alive(self: &Arc<Self>, ping_every: Duration) {
         let hub = Arc::downgrade(self);
+        let every = (ping_every / u32::from(TICKS_PER_PING)).max(Duration::from_millis(1));
         tokio::spawn(async move {
             let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -249,13 +273,20 @@ impl Hub {
         });
     }
 
-    /// Tells every open stream of a keep-alive tick. The queues are collected under the
-    /// lock and told outside it: publishing does not wait for thousands of wake-ups.
+    /// One keep-alive tick: counts it for every open stream and tells those whose ping is
+    /// due. They are collected under the lock and told outside it: publishing does not
+    /// wait for their wake-ups.
     pub fn tick(&self) {
-        let queues: Vec<Arc<ControlQueue>> =
-            self.lock().streams.values().flatten().map(|entry| entry.control.clone()).collect();
-        for queue in queues {
-            queue.tick();
+        let due: Vec<Arc<ControlQueue>> = self
+            .lock()
+            .streams
+            .values()
+            .flatten()
+            .filter(|entry| entry.control.tick())
+            .map(|entry| entry.control.clone())
+            .collect();
+        for queue in due {
+            queue.ping();
         }
     }
 

@@ -51,9 +51,7 @@ pub struct Subscriber {
     /// Pending events up to this id are complete (see `drain`).
     complete_through: i64,
     catch_ups: Vec<Instant>,
-    /// Something was written since the last keep-alive tick.
-    wrote_since_tick: bool,
-    /// A ping is due (a whole tick passed without a write).
+    /// A ping is due (a whole keep-alive interval passed without a write).
     ping: bool,
     closed: bool,
     /// Write what is complete, then end (the stream's only room was left).
@@ -83,7 +81,6 @@ impl Subscriber {
             needs_catch_up: resume_after.is_some(),
             complete_through: 0,
             catch_ups: Vec::new(),
-            wrote_since_tick: false,
             ping: false,
             closed: false,
             ending: false,
@@ -108,8 +105,7 @@ impl Subscriber {
                 return Some(self.sent(bytes));
             }
             if std::mem::take(&mut self.ping) {
-                // Not counted as a write: an idle stream pings on every tick.
-                return Some(sse::ping());
+                return Some(self.sent(sse::ping()));
             }
             if self.needs_catch_up {
                 // Boxed: catching up is rare, and its state would otherwise be carried by
@@ -132,7 +128,7 @@ impl Subscriber {
     }
 
     fn sent(&mut self, bytes: Bytes) -> Bytes {
-        self.wrote_since_tick = true;
+        self.control.wrote();
         bytes
     }
 
@@ -214,9 +210,7 @@ impl Subscriber {
                 self.hub.release([room_id]);
             }
             Control::Close => self.closed = true,
-            Control::Tick => {
-                self.ping |= !std::mem::take(&mut self.wrote_since_tick);
-            }
+            Control::Ping => self.ping = true,
         }
     }
 
@@ -343,6 +337,7 @@ impl Drop for Subscriber {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::broker::hub::TICKS_PER_PING;
     use crate::broker::Notice;
 
     /// An all-rooms stream of user 1 over `rooms`, new (not resuming); catching up fails.
@@ -378,23 +373,25 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stream_pings_on_each_tick_that_follows_a_tick_without_a_write() {
+    async fn a_stream_pings_once_it_was_quiet_for_a_whole_interval() {
         let hub = Hub::new(16);
         let mut subscriber = all_rooms_stream(&hub, &[1], b"retry: 1\n\n");
         let quiet = Duration::from_millis(50);
+        let ticks = |n: u8| (0..n).for_each(|_| hub.tick());
         assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 1\n\n");
-        // The opening was written since the last tick: no ping.
-        hub.tick();
+        // The opening was a write: a ping only after a whole interval of ticks.
+        ticks(TICKS_PER_PING - 1);
         assert!(tokio::time::timeout(quiet, subscriber.next_chunk()).await.is_err());
-        hub.tick();
+        ticks(1);
         assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n");
-        hub.tick();
-        assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n", "an idle stream pings on every tick");
+        ticks(TICKS_PER_PING);
+        assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n", "an idle stream pings every interval");
+        ticks(TICKS_PER_PING - 1);
         hub.publish(vec![stored(7, 1)]);
         assert!(subscriber.next_chunk().await.unwrap().starts_with(b"id: 7\n"));
-        hub.tick();
+        ticks(TICKS_PER_PING - 1);
         assert!(tokio::time::timeout(quiet, subscriber.next_chunk()).await.is_err(), "an event was written");
-        hub.tick();
+        ticks(1);
         assert_eq!(subscriber.next_chunk().await.unwrap(), ": ping\n\n");
     }
 }

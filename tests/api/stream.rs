@@ -364,11 +364,18 @@ async fn expired_or_foreign_ids_get_reset() {
 
 #[tokio::test]
 async fn pings_keep_idle_streams_alive() {
-    let app = spawn_app_with(|s| s.sse_ping_seconds = 1).await;
+    let app = spawn_app_with(|s| s.sse_ping_seconds = 2).await;
     let (_, mut sse) = SseReader::open(&app.admin, "", None).await;
     assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
+    // Never silent for much longer than the interval: not after opening, not between pings
+    // (the slack is for a busy machine; a whole second interval would exceed it).
+    let most = Duration::from_millis(3_000);
+    let opened = std::time::Instant::now();
     assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping");
+    assert!(opened.elapsed() < most, "first ping after {:?}", opened.elapsed());
+    let pinged = std::time::Instant::now();
     assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping", "an idle stream pings on every interval");
+    assert!(pinged.elapsed() < most, "second ping after {:?}", pinged.elapsed());
 }
 
 #[tokio::test]

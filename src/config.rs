@@ -255,16 +255,39 @@ fn describe(error: figment::Error) -> String {
         }
         None => String::new(),
     };
+    let what = one_line(&error.kind.to_string());
     if key.is_empty() {
-        format!("invalid settings: {}", error.kind)
+        format!("invalid settings{source}: {what}")
     } else {
-        format!("invalid setting {key}{source}: {}", error.kind)
+        format!("invalid setting {key}{source}: {what}")
+    }
+}
+
+/// A parser's report on one line: TOML's spans several, with the offending text drawn
+/// under a `|` margin; the lines without one say what and where.
+fn one_line(text: &str) -> String {
+    let parts: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains('|')).collect();
+    if parts.is_empty() {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        parts.join(": ")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_config_file_that_does_not_parse_is_named_on_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("causerie.toml");
+        std::fs::write(&path, "bind = \n").unwrap();
+        let error = Settings::load(Some(path.clone()), &Overrides::default()).unwrap_err();
+        assert!(!error.contains('\n'), "{error}");
+        assert!(error.contains(&path.display().to_string()), "{error}");
+        assert!(error.contains("line 1"), "{error}");
+    }
 
     #[test]
     fn defaults_are_valid() {

@@ -171,13 +171,21 @@ impl Db {
         if url.backend == Backend::Sqlite {
             if let Some(parent) = std::path::Path::new(&url.target).parent() {
                 if !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent)?;
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        anyhow::anyhow!(
+                            "cannot create the folder {} of the SQLite database (CAUSERIE_DATABASE_URL): {e}",
+                            parent.display()
+                        )
+                    })?;
                 }
             }
             // Once, before the pool exists: switching journal modes from several pooled
             // connections at once races and fails with "database is locked".
-            let mut conn = SqliteConnection::establish(&url.target)?;
-            conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;")?;
+            let cannot = |e: &dyn std::fmt::Display| {
+                anyhow::anyhow!("cannot open the SQLite database {} (CAUSERIE_DATABASE_URL): {e}", url.target)
+            };
+            let mut conn = SqliteConnection::establish(&url.target).map_err(|e| cannot(&e))?;
+            conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;").map_err(|e| cannot(&e))?;
         }
         // One connection first: an unreachable or misspelt database stops the start with
         // one line, instead of the pool's retries.
@@ -461,6 +469,18 @@ pub fn like_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_that_cannot_be_opened_is_named_with_its_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the database's folder should be.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, b"").unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/chat.db", blocker.display())).unwrap();
+        let error = Db::connect(&url, 1).err().expect("no database there").to_string();
+        assert!(error.contains("CAUSERIE_DATABASE_URL") && error.contains("not-a-folder"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
 
     #[test]
     fn database_urls_select_the_backend() {

@@ -283,9 +283,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("causerie.toml");
         std::fs::write(&path, "bind = \n").unwrap();
-        let error = Settings::load(Some(path.clone()), &Overrides::default()).unwrap_err();
+        let error = Settings::load(Some(path), &Overrides::default()).unwrap_err();
         assert!(!error.contains('\n'), "{error}");
-        assert!(error.contains(&path.display().to_string()), "{error}");
+        // figment shows the path relative to the working folder when it can.
+        assert!(error.contains("causerie.toml"), "{error}");
         assert!(error.contains("line 1"), "{error}");
     }
 

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route and status, latency, DB pool, streams and events.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -16,6 +17,17 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    /// Client connections open now, streams included.
+    connections: Arc<AtomicI64>,
+}
+
+/// One open client connection, counted until it is dropped.
+pub struct OpenConnection(Arc<AtomicI64>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -34,7 +46,13 @@ impl Metrics {
         .unwrap_or_else(|_| unreachable!("static metric definition"));
         let _ = registry.register(Box::new(requests.clone()));
         let _ = registry.register(Box::new(latency.clone()));
-        Self { registry, requests, latency }
+        Self { registry, requests, latency, connections: Arc::default() }
+    }
+
+    /// Counts a client connection while the returned guard lives.
+    pub fn connection_opened(&self) -> OpenConnection {
+        self.connections.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(self.connections.clone())
     }
 
     pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -49,7 +67,13 @@ impl Metrics {
         let mut text = String::from_utf8(out).unwrap_or_default();
         let (connections, idle) = db.pool_state();
         let stats = &hub.stats;
-        let gauges: [(&str, &str, &str, u64); 10] = [
+        let gauges: [(&str, &str, &str, u64); 11] = [
+            (
+                "causerie_http_connections",
+                "gauge",
+                "Open client connections, event streams included",
+                self.connections.load(Ordering::Relaxed).max(0) as u64,
+            ),
             ("causerie_db_calls_total", "counter", "Database calls (queries or transactions)", db.calls()),
             ("causerie_db_pool_connections", "gauge", "Open database connections", connections as u64),
             ("causerie_db_pool_idle", "gauge", "Idle database connections", idle as u64),

@@ -102,7 +102,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("get", "/chat/api/openapi.json", "This description", "", 200, "OpenAPI"),
     ("get", "/healthz", "The process is up", "", 200, "{status}"),
     ("get", "/readyz", "The database answers and is migrated", "", 200, "{status}"),
-    ("get", "/metrics", "Prometheus metrics", "", 200, "text/plain"),
+    ("get", "/metrics", "Prometheus metrics: requests and latency by route, open client connections, database pool and calls, open streams, events published and delivered, lag and catch-ups", "", 200, "text/plain"),
 ];
 
 fn schema_for(response: &str) -> Value {

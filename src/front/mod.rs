@@ -24,7 +24,7 @@ use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error};
 use tokio::net::TcpStream;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, OpenConnection};
 use crate::startup::AppState;
 
 /// What the lean stream path needs, on the workers and on the stream threads.
@@ -149,22 +149,30 @@ where
     S: Service<TcpStream, Response = ()>,
 {
     let mut io = io;
+    let mut open = front.metrics.connection_opened();
     // Each phase is boxed and freed when it ends: a task keeps the size of its largest
     // state for its whole life.
     if let Some(request) = Box::pin(stream::peek_request(&io)).await {
-        match hand_over(io, request, front).await {
-            Some(back) => io = back,
+        match hand_over(io, open, request, front).await {
+            Some((back, still_open)) => (io, open) = (back, still_open),
             None => return,
         }
     }
     // Errors are the connection's own (a reset, a timeout); actix-web has answered what
     // could be answered.
     let _ = Box::pin(http.call(io)).await;
+    drop(open);
 }
 
 /// Moves a stream request to the stream threads. They authenticate and subscribe it and
-/// serve it to its end; a refused request comes back (`Some`) for actix-web to answer.
-async fn hand_over(io: TcpStream, request: stream::StreamRequest, front: &Arc<Front>) -> Option<TcpStream> {
+/// serve it to its end, counted as open until then; a refused request comes back (`Some`)
+/// for actix-web to answer.
+async fn hand_over(
+    io: TcpStream,
+    open: OpenConnection,
+    request: stream::StreamRequest,
+    front: &Arc<Front>,
+) -> Option<(TcpStream, OpenConnection)> {
     let std_io = io.into_std().ok()?;
     let (answer, refused) = tokio::sync::oneshot::channel();
     let job_front = front.clone();
@@ -175,13 +183,14 @@ async fn hand_over(io: TcpStream, request: stream::StreamRequest, front: &Arc<Fr
             Some(subscriber) => {
                 let _ = answer.send(None);
                 Box::pin(stream::serve(io, request.opened(), subscriber, &job_front)).await;
+                drop(open);
             }
             None => {
-                let _ = answer.send(io.into_std().ok());
+                let _ = answer.send(io.into_std().ok().map(|io| (io, open)));
             }
         }
     });
     front.streams.run(job);
-    let back = refused.await.ok()??;
-    TcpStream::from_std(back).ok()
+    let (back, open) = refused.await.ok()??;
+    Some((TcpStream::from_std(back).ok()?, open))
 }

@@ -112,3 +112,42 @@ async fn probes_answer_head_and_refuse_other_methods() {
         }
     }
 }
+
+#[tokio::test]
+async fn metrics_count_open_connections_streams_included() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::new();
+    let gauge = |text: String| -> i64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("causerie_http_connections "))
+            .expect("the connections gauge")
+            .parse()
+            .unwrap()
+    };
+    let read =
+        || async { gauge(c.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap()) };
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        // A client each: a connection of its own, served by the lean stream path.
+        let r = reqwest::Client::new()
+            .get(app.admin.url("/stream"))
+            .header("cookie", format!("causerie_session={}", app.admin.session))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        streams.push(r);
+    }
+    let with_streams = read().await;
+    assert!(with_streams >= 4, "3 streams and this request: {with_streams}");
+    drop(streams);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let now = read().await;
+        if now <= with_streams - 3 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "closed streams still counted: {now} of {with_streams}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

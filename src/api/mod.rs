@@ -16,7 +16,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::error::PathError;
+use actix_web::error::{PathError, PayloadError};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 
@@ -192,15 +192,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         Some(_) => return Err(ApiError::invalid("malformed JSON body: expected a JSON object")),
     }
     let deserializer = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut *deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path == "." || path == "?" || path.is_empty() {
-            ApiError::invalid(format!("malformed JSON body: {inner}"))
-        } else {
-            ApiError::invalid(format!("{path}: {inner}"))
-        }
-    })?;
+    let value =
+        serde_path_to_error::deserialize(&mut *deserializer).map_err(|e| naming_the_field(e, "malformed JSON body"))?;
     // One JSON value: `{"a":1} {"a":2}` or `{…} trailing` is malformed, not its first value.
     deserializer.end().map_err(|inner| ApiError::invalid(format!("malformed JSON body: {inner}")))?;
     Ok(value)
@@ -228,24 +221,26 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
 /// Parses a query string (`a=1&b=x`) into `T`; the error names the parameter.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match path.as_str() {
-            "." | "?" | "" => ApiError::invalid(format!("invalid query: {inner}")),
-            _ => ApiError::invalid(format!("{path}: {inner}")),
-        }
-    })
+    serde_path_to_error::deserialize(deserializer).map_err(|e| naming_the_field(e, "invalid query"))
+}
+
+/// A refusal that names the field at fault (`room_id: …`), or says `whole: …` when the
+/// fault is not in one field (`?` is the path of a place serde could not name).
+fn naming_the_field<E: std::fmt::Display>(err: serde_path_to_error::Error<E>, whole: &str) -> ApiError {
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    match path.as_str() {
+        "." | "?" | "" => ApiError::invalid(format!("{whole}: {inner}")),
+        _ => ApiError::invalid(format!("{path}: {inner}")),
+    }
 }
 
 pub(crate) fn body_error(err: actix_web::Error, limit: usize) -> ApiError {
-    let overflow =
-        matches!(err.as_error::<actix_web::error::PayloadError>(), Some(actix_web::error::PayloadError::Overflow));
+    let overflow = matches!(err.as_error::<PayloadError>(), Some(PayloadError::Overflow));
     let text = err.to_string();
     if overflow || text.contains("size limit") || text.contains("overflow") {
         return ApiError::TooLarge(format!("the body is larger than {limit} bytes"));
     }
-    use actix_web::error::PayloadError;
     // Some payload errors print their inner error with `Debug`: say what went wrong instead.
     let why = match err.as_error::<PayloadError>() {
         Some(PayloadError::Incomplete(_) | PayloadError::Io(_)) => {

@@ -53,7 +53,6 @@ pub fn create(conn: &mut DbConn, account: &NewAccount) -> ApiResult<UserRow> {
     Ok(row)
 }
 
-/// Parses permission names given as a list.
 /// The named permissions, each once (a name given twice is granted once).
 pub fn parse_permissions(names: &[String]) -> ApiResult<Vec<Permission>> {
     Permission::parse_all(names.iter().map(String::as_str)).map_err(|e| ApiError::invalid(e.0))

@@ -64,8 +64,8 @@ impl ControlQueue {
 
     /// Counts a tick; true when the stream has now been quiet for a whole interval.
     fn tick(&self) -> bool {
-        let quiet = self.quiet_ticks.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-        quiet >= TICKS_PER_PING
+        let before = self.quiet_ticks.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_add(1)));
+        before.unwrap_or(u8::MAX).saturating_add(1) >= TICKS_PER_PING
     }
 
     fn ping(&self) {

@@ -222,10 +222,12 @@ pub fn direct_key(a: i64, b: i64) -> String {
 pub fn direct_peer(key: &str, me: i64) -> Option<i64> {
     let (low, high) = key.split_once(':')?;
     let (low, high) = (low.parse::<i64>().ok()?, high.parse::<i64>().ok()?);
-    match me {
-        _ if me == low => Some(high),
-        _ if me == high => Some(low),
-        _ => None,
+    if me == low {
+        Some(high)
+    } else if me == high {
+        Some(low)
+    } else {
+        None
     }
 }
 

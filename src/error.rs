@@ -129,6 +129,24 @@ pub fn method_not_allowed<B>(
     Ok(actix_web::middleware::ErrorHandlerResponse::Response(res))
 }
 
+/// Middleware hook: the file server answers a range outside the file with 416 and an empty
+/// body; give it the contract's shape, keeping its `Content-Range: bytes */LENGTH`.
+pub fn range_not_satisfiable<B>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
+    let (req, res) = res.into_parts();
+    let mut body = json_error(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        "the requested range is outside the file",
+    );
+    if let Some(range) = res.headers().get(header::CONTENT_RANGE) {
+        body.headers_mut().insert(header::CONTENT_RANGE, range.clone());
+    }
+    let res = actix_web::dev::ServiceResponse::new(req, body).map_into_boxed_body().map_into_right_body();
+    Ok(actix_web::middleware::ErrorHandlerResponse::Response(res))
+}
+
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match error {

@@ -146,7 +146,11 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
     let front = Arc::new(Front::new(state.clone(), metrics.clone())?);
     let server = crate::front::serve(listener, front, move || {
         let app = App::new()
-            .wrap(ErrorHandlers::new().handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed))
+            .wrap(
+                ErrorHandlers::new()
+                    .handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed)
+                    .handler(StatusCode::RANGE_NOT_SATISFIABLE, crate::error::range_not_satisfiable),
+            )
             .wrap(Compress::default())
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())

@@ -414,6 +414,41 @@ async fn serve_stored(
     })
 }
 
+/// Middleware for the file routes: a `Range` header that is not a valid byte-range set is
+/// ignored, as RFC 9110 asks, and the whole file is sent (the file server would answer 416).
+pub async fn ignore_malformed_ranges(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    let malformed = req.headers().get(header::RANGE).is_some_and(|v| v.to_str().map_or(true, is_malformed_byte_range));
+    if malformed {
+        req.headers_mut().remove(header::RANGE);
+    }
+    next.call(req).await
+}
+
+/// Whether a `Range` value in bytes breaks RFC 9110's syntax (`bytes=0-99,200-,-50`). Other
+/// units are the file server's to ignore.
+fn is_malformed_byte_range(value: &str) -> bool {
+    let Some((unit, set)) = value.split_once('=') else { return true };
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return false;
+    }
+    let number = |text: &str| -> Option<u64> {
+        let text = text.trim();
+        if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        text.parse().ok()
+    };
+    !set.split(',').all(|spec| match spec.split_once('-') {
+        Some((first, "")) => number(first).is_some(),
+        Some((first, last)) if first.trim().is_empty() => number(last).is_some(),
+        Some((first, last)) => matches!((number(first), number(last)), (Some(a), Some(b)) if a <= b),
+        None => false,
+    })
+}
+
 fn open(path: &Path) -> ApiResult<NamedFile> {
     NamedFile::open(path).map_err(|err| match err.kind() {
         std::io::ErrorKind::NotFound => ApiError::not_found("attachment"),
@@ -455,4 +490,20 @@ fn disposition(name: &str, inline: bool) -> ContentDisposition {
     }
     let disposition = if inline { DispositionType::Inline } else { DispositionType::Attachment };
     ContentDisposition { disposition, parameters }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_byte_ranges_are_told_apart() {
+        for good in ["bytes=0-3", "bytes=5-", "bytes=-50", "bytes= 0-1 , 4-9", "BYTES=1-1", "items=1-2"] {
+            assert!(!is_malformed_byte_range(good), "{good}");
+        }
+        for bad in ["bytes=abc", "bytes=", "bytes=5-4", "bytes=-", "bytes=1-2,x", "0-3", "bytes=99999999999999999999-"]
+        {
+            assert!(is_malformed_byte_range(bad), "{bad}");
+        }
+    }
 }

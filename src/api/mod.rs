@@ -17,6 +17,7 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::error::{PathError, PayloadError};
+use actix_web::middleware::from_fn;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 
@@ -76,8 +77,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(messages::delete)),
                 )
                 .service(web::resource("/messages/{id}/reads").route(web::get().to(messages::receipts)))
-                .service(web::resource("/attachments/{id}").route(web::get().to(attachments::download)))
-                .service(web::resource("/attachments/{id}/thumbnail").route(web::get().to(attachments::thumbnail)))
+                .service(
+                    web::resource("/attachments/{id}")
+                        .wrap(from_fn(attachments::ignore_malformed_ranges))
+                        .route(web::get().to(attachments::download)),
+                )
+                .service(
+                    web::resource("/attachments/{id}/thumbnail")
+                        .wrap(from_fn(attachments::ignore_malformed_ranges))
+                        .route(web::get().to(attachments::thumbnail)),
+                )
                 .service(web::resource("/openapi.json").route(web::get().to(openapi::document)))
                 .default_service(web::to(not_found)),
         )

@@ -15,7 +15,9 @@ use crate::domain::views::*;
         description = "Self-hosted team chat. Errors are `{\"error\": {\"code\", \"message\"}}` with codes \
 invalid_input (400), unauthenticated (401), forbidden (403), not_found (404; also for rooms, messages and \
 attachments the caller may not see), conflict (409), payload_too_large (413), unsupported_media_type (415), \
-rate_limited (429, with Retry-After). Authentication: the session cookie from /auth/login, or \
+rate_limited (429, with Retry-After); file downloads also answer range_not_satisfiable (416, with \
+`Content-Range: bytes */LENGTH`) to a range outside the file, and ignore a `Range` header that does not \
+parse. Authentication: the session cookie from /auth/login, or \
 `Authorization: Bearer <token>`. Cookie-authenticated writes from another origin are refused (403).\n\n\
 Choices where the contract is silent: JSON bodies are read whatever their Content-Type and must be \
 one JSON object (an array, or anything after the object, is 400); a refused query parameter is named in \

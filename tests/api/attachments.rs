@@ -178,6 +178,14 @@ async fn files_round_trip_with_safe_headers() {
     let r = alice.client.get(&url).header("range", "bytes=0-3").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&r.bytes().await.unwrap()[..], b"%PDF");
+    // A range that does not parse is ignored: the whole file.
+    let r = alice.client.get(&url).header("range", "bytes=abc").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().to_vec(), pdf);
+    // A range outside the file: 416 in the contract's shape, with the file's length.
+    let r = alice.client.get(&url).header("range", format!("bytes={}-", pdf.len() + 10)).send().await.unwrap();
+    assert_eq!(header(&r, "content-range"), format!("bytes */{}", pdf.len()));
+    assert_error(r, StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable").await;
     let etag = header(&download(&alice, attachments[1]["url"].as_str().unwrap()).await, "etag").to_owned();
     let r = alice.client.get(&url).header("if-none-match", etag).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_MODIFIED);

@@ -17,7 +17,11 @@ type LoginKey = (IpAddr, String);
 pub struct Limits {
     messages: Option<DefaultKeyedRateLimiter<i64>>,
     typing: DefaultKeyedRateLimiter<i64>,
-    login_failures: DefaultKeyedRateLimiter<LoginKey>,
+    /// One cell fewer than the failures allowed, so that the last allowed failure is the one
+    /// the limiter refuses and locks the key; `None` when one failure locks it.
+    login_failures: Option<DefaultKeyedRateLimiter<LoginKey>>,
+    /// How long a key stays locked when the limiter cannot say (one failure allowed).
+    login_lock: Duration,
     /// Login keys that used up their failures, and until when they are refused.
     locked: Mutex<HashMap<LoginKey, Instant>>,
 }
@@ -35,7 +39,9 @@ impl Limits {
         Self {
             messages: (messages_per_minute > 0).then(|| RateLimiter::keyed(per_minute(messages_per_minute))),
             typing: RateLimiter::keyed(per_minute(typing_per_minute)),
-            login_failures: RateLimiter::keyed(per_minute(login_failures_per_minute)),
+            login_failures: NonZeroU32::new(login_failures_per_minute.max(1) - 1)
+                .map(|burst| RateLimiter::keyed(per_minute(login_failures_per_minute).allow_burst(burst))),
+            login_lock: Duration::from_secs(60) / login_failures_per_minute.max(1),
             locked: Mutex::new(HashMap::new()),
         }
     }
@@ -69,15 +75,20 @@ impl Limits {
         }
     }
 
-    /// Counts a failed login; past the quota the key is locked out until it refills.
+    /// Counts a failed login; the failure that uses up the quota locks the key out until it
+    /// refills, so the next attempt is refused.
     pub fn login_failed(&self, ip: IpAddr, username: &str) {
         let key = (ip, username.to_owned());
-        if let Err(not_until) = self.login_failures.check_key(&key) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
-            let mut locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
-            locked.retain(|_, until| *until > Instant::now());
-            locked.insert(key, Instant::now() + wait.max(Duration::from_secs(1)));
-        }
+        let wait = match &self.login_failures {
+            Some(limiter) => match limiter.check_key(&key) {
+                Ok(()) => return,
+                Err(not_until) => not_until.wait_time_from(DefaultClock::default().now()),
+            },
+            None => self.login_lock,
+        };
+        let mut locked = self.locked.lock().unwrap_or_else(|p| p.into_inner());
+        locked.retain(|_, until| *until > Instant::now());
+        locked.insert(key, Instant::now() + wait.max(Duration::from_secs(1)));
     }
 }
 
@@ -99,16 +110,16 @@ mod tests {
     }
 
     #[test]
-    fn failed_logins_lock_the_key() {
-        let limits = Limits::new(1, 1, 2);
+    fn the_last_allowed_failure_locks_the_key() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        for _ in 0..2 {
-            assert!(limits.login_allowed(ip, "bob").is_ok());
-            limits.login_failed(ip, "bob");
+        for allowed in [1, 2, 10] {
+            let limits = Limits::new(1, 1, allowed);
+            for _ in 0..allowed {
+                assert!(limits.login_allowed(ip, "bob").is_ok(), "{allowed}");
+                limits.login_failed(ip, "bob");
+            }
+            assert!(matches!(limits.login_allowed(ip, "bob"), Err(ApiError::RateLimited { .. })), "{allowed}");
+            assert!(limits.login_allowed(ip, "alice").is_ok());
         }
-        assert!(limits.login_allowed(ip, "bob").is_ok());
-        limits.login_failed(ip, "bob");
-        assert!(matches!(limits.login_allowed(ip, "bob"), Err(ApiError::RateLimited { .. })));
-        assert!(limits.login_allowed(ip, "alice").is_ok());
     }
 }

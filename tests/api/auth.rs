@@ -57,7 +57,7 @@ async fn failed_logins_are_rate_limited() {
         let r = c.post(&url).json(&json!({"username": "admin", "password": "wrong-password"})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let _ = c.post(&url).json(&json!({"username": "admin", "password": "wrong-password"})).send().await.unwrap();
+    // Three failures allowed: the fourth attempt is refused, right password or not.
     let r = c.post(&url).json(&json!({"username": "admin", "password": ADMIN_PASSWORD})).send().await.unwrap();
     assert!(r.headers().get("retry-after").is_some());
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;

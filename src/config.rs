@@ -180,8 +180,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<(), String> {
-        let fail =
-            |key: &str, why: String| Err(format!("invalid setting {key} (CAUSERIE_{}): {why}", key.to_uppercase()));
+        let fail = |key: &str, why: String| Err(format!("invalid setting {key} ({}): {why}", where_set(key)));
         if self.bind.to_socket_addrs().map(|mut a| a.next().is_none()).unwrap_or(true) {
             return fail("bind", format!("expected HOST:PORT, got {:?}", self.bind));
         }
@@ -190,6 +189,9 @@ impl Settings {
         }
         if let Err(why) = Permission::parse_list(&self.default_permissions) {
             return fail("default_permissions", why.0);
+        }
+        if let Err(why) = tracing_subscriber::EnvFilter::try_new(&self.log_level) {
+            return fail("log_level", format!("{why} in {:?} (e.g. info, or causerie=debug,info)", self.log_level));
         }
         if !matches!(self.log_format.as_str(), "human" | "json") {
             return fail("log_format", format!("expected human or json, got {:?}", self.log_format));
@@ -243,6 +245,18 @@ impl Settings {
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.sse_ping_seconds)
     }
+}
+
+/// Where a setting can be given: its variable, and its flag where it has one.
+pub fn where_set(key: &str) -> String {
+    let flag = match key {
+        "bind" => " or --bind",
+        "database_url" => " or --database",
+        "uploads_dir" => " or --uploads",
+        "config" => " or --config",
+        _ => "",
+    };
+    format!("CAUSERIE_{}{flag}", key.to_uppercase())
 }
 
 /// One line naming the setting, whatever figment found wrong.
@@ -307,6 +321,10 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("default_permissions"));
         let s = Settings { web_dir: Some("/no/such/folder".into()), ..Settings::default() };
         assert!(s.validate().unwrap_err().contains("CAUSERIE_WEB_DIR"));
+        let s = Settings { log_level: "[[[".into(), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("CAUSERIE_LOG_LEVEL"));
+        let s = Settings { bind: "nonsense".into(), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("(CAUSERIE_BIND or --bind)"));
     }
 
     #[test]

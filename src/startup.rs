@@ -48,8 +48,9 @@ impl Application {
             let seed = db.clone();
             tokio::task::spawn_blocking(move || crate::demo::seed(&seed)).await??;
         }
-        let listener = listen(&settings.bind)
-            .map_err(|e| anyhow::anyhow!("cannot listen on {} (CAUSERIE_BIND): {e}", settings.bind))?;
+        let listener = listen(&settings.bind).map_err(|e| {
+            anyhow::anyhow!("cannot listen on {} ({}): {e}", settings.bind, crate::config::where_set("bind"))
+        })?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
             limits: Limits::new(

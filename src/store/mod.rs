@@ -173,8 +173,9 @@ impl Db {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| {
                         anyhow::anyhow!(
-                            "cannot create the folder {} of the SQLite database (CAUSERIE_DATABASE_URL): {e}",
-                            parent.display()
+                            "cannot create the folder {} of the SQLite database ({}): {e}",
+                            parent.display(),
+                            crate::config::where_set("database_url")
                         )
                     })?;
                 }
@@ -182,7 +183,11 @@ impl Db {
             // Once, before the pool exists: switching journal modes from several pooled
             // connections at once races and fails with "database is locked".
             let cannot = |e: &dyn std::fmt::Display| {
-                anyhow::anyhow!("cannot open the SQLite database {} (CAUSERIE_DATABASE_URL): {e}", url.target)
+                anyhow::anyhow!(
+                    "cannot open the SQLite database {} ({}): {e}",
+                    url.target,
+                    crate::config::where_set("database_url")
+                )
             };
             let mut conn = SqliteConnection::establish(&url.target).map_err(|e| cannot(&e))?;
             conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;").map_err(|e| cannot(&e))?;
@@ -190,9 +195,9 @@ impl Db {
         // One connection first: an unreachable or misspelt database stops the start with
         // one line, instead of the pool's retries.
         let manager = DbManager { url: url.clone() };
-        manager
-            .connect()
-            .map_err(|e| anyhow::anyhow!("cannot connect to the database (CAUSERIE_DATABASE_URL): {e}"))?;
+        manager.connect().map_err(|e| {
+            anyhow::anyhow!("cannot connect to the database ({}): {e}", crate::config::where_set("database_url"))
+        })?;
         let pool = Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
         let writer = spawn_writer(DbManager { url: url.clone() })?;
         let readers = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize));

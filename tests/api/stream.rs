@@ -453,6 +453,46 @@ async fn sigterm_ends_streams_and_stops_the_server() {
 }
 
 #[tokio::test]
+async fn sigterm_stops_the_server_when_its_log_reader_has_gone() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_causerie"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(["--database", &format!("sqlite://{}", dir.path().join("t.db").display())])
+        .env("CAUSERIE_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("CAUSERIE_LOG_FORMAT", "json")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("the server logs its port").unwrap();
+        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        if entry["message"] == "listening" {
+            break entry["port"].as_u64().unwrap();
+        }
+    };
+    // The log collector goes away: every later log line meets a closed pipe.
+    drop(lines);
+    let r = client().get(format!("http://127.0.0.1:{port}/chat/api/nowhere")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "requests are still answered");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            panic!("the server did not stop");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
 async fn idle_streams_cost_no_database_calls() {
     let app = spawn_app_with(|s| s.sse_ping_seconds = 1).await;
     let mut rooms = Vec::new();

@@ -31,8 +31,8 @@ pub struct GlobalArgs {
     /// Where attachments are stored [env: CAUSERIE_UPLOADS_DIR] [default: uploads]
     #[arg(long, global = true)]
     pub uploads: Option<PathBuf>,
-    /// A TOML file of settings
-    #[arg(long, global = true, env = "CAUSERIE_CONFIG")]
+    /// A TOML file of settings [env: CAUSERIE_CONFIG]
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     /// Seed demo users, rooms and messages
     #[arg(long, global = true)]
@@ -106,7 +106,13 @@ impl Cli {
             uploads_dir: self.global.uploads.clone(),
             demo: self.global.demo.then_some(true),
         };
-        Settings::load(self.global.config.clone(), &overrides)
+        // Read here rather than by clap, which refuses an empty variable; empty means none.
+        let config = self
+            .global
+            .config
+            .clone()
+            .or_else(|| std::env::var_os("CAUSERIE_CONFIG").filter(|v| !v.is_empty()).map(PathBuf::from));
+        Settings::load(config, &overrides)
     }
 }
 

@@ -169,7 +169,7 @@ impl Settings {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = &config_file {
             if !path.is_file() {
-                return Err(format!("config file {} does not exist", path.display()));
+                return Err(format!("config file {} does not exist ({})", path.display(), where_set("config")));
             }
             figment = figment.merge(Toml::file_exact(path));
         }

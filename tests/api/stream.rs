@@ -412,50 +412,12 @@ async fn typing_is_rate_limited() {
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
 }
 
-#[tokio::test]
-async fn sigterm_ends_streams_and_stops_the_server() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_causerie"))
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .args(["--database", &format!("sqlite://{}", dir.path().join("t.db").display())])
-        .env("CAUSERIE_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("CAUSERIE_LOG_FORMAT", "json")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut lines = stderr.lines();
-    let port = loop {
-        let line = lines.next().expect("the server logs its port").unwrap();
-        let entry: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
-        if entry["message"] == "listening" {
-            break entry["port"].as_u64().unwrap();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
-    let admin = login(&format!("http://127.0.0.1:{port}"), "admin", ADMIN_PASSWORD).await;
-    let (_, mut sse) = SseReader::open(&admin, "", None).await;
-    assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
-    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
-    assert!(sse.next_event(WAIT).await.is_none(), "the stream ends");
-    assert_eq!(sse.ended_cleanly, Some(true), "the stream ends with a complete response, not a timeout or a reset");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(std::time::Instant::now() < deadline, "the server did not stop");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    assert!(status.success(), "{status:?}");
-}
+type LogLines = std::io::Lines<std::io::BufReader<std::process::ChildStderr>>;
 
-#[tokio::test]
-async fn sigterm_stops_the_server_when_its_log_reader_has_gone() {
+/// The built binary serving on a free port with a database in `dir`, JSON logs on a pipe:
+/// the process, its port (read from its log) and the rest of its log.
+fn spawn_binary(dir: &tempfile::TempDir) -> (std::process::Child, u64, LogLines) {
     use std::io::BufRead;
-    let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_causerie"))
         .args(["serve", "--bind", "127.0.0.1:0"])
         .args(["--database", &format!("sqlite://{}", dir.path().join("t.db").display())])
@@ -472,12 +434,11 @@ async fn sigterm_stops_the_server_when_its_log_reader_has_gone() {
             break entry["port"].as_u64().unwrap();
         }
     };
-    // The log collector goes away: every later log line meets a closed pipe.
-    drop(lines);
-    let r = client().get(format!("http://127.0.0.1:{port}/chat/api/nowhere")).send().await.unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "requests are still answered");
-    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(kill.success());
+    (child, port, lines)
+}
+
+/// Waits up to 20 s for the process to exit with success; kills it otherwise.
+async fn stops_cleanly(child: &mut std::process::Child) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -490,6 +451,34 @@ async fn sigterm_stops_the_server_when_its_log_reader_has_gone() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test]
+async fn sigterm_ends_streams_and_stops_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, lines) = spawn_binary(&dir);
+    std::thread::spawn(move || lines.for_each(drop));
+    let admin = login(&format!("http://127.0.0.1:{port}"), "admin", ADMIN_PASSWORD).await;
+    let (_, mut sse) = SseReader::open(&admin, "", None).await;
+    assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    assert!(sse.next_event(WAIT).await.is_none(), "the stream ends");
+    assert_eq!(sse.ended_cleanly, Some(true), "the stream ends with a complete response, not a timeout or a reset");
+    stops_cleanly(&mut child).await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_server_when_its_log_reader_has_gone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, port, lines) = spawn_binary(&dir);
+    // The log collector goes away: every later log line meets a closed pipe.
+    drop(lines);
+    let r = client().get(format!("http://127.0.0.1:{port}/chat/api/nowhere")).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND, "requests are still answered");
+    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    stops_cleanly(&mut child).await;
 }
 
 #[tokio::test]

@@ -148,49 +148,38 @@ async fn connection<S>(io: TcpStream, http: &S, front: &Arc<Front>)
 where
     S: Service<TcpStream, Response = ()>,
 {
-    let mut io = io;
-    let mut open = front.metrics.connection_opened();
+    let open = front.metrics.connection_opened();
     // Each phase is boxed and freed when it ends: a task keeps the size of its largest
     // state for its whole life.
     if let Some(request) = Box::pin(stream::peek_request(&io)).await {
-        match hand_over(io, open, request, front).await {
-            Some((back, still_open)) => (io, open) = (back, still_open),
-            None => return,
+        if let Some(subscriber) = Box::pin(stream::accept(front, &request)).await {
+            hand_over(io, open, request, subscriber, front);
+            return;
         }
     }
     // Errors are the connection's own (a reset, a timeout); actix-web has answered what
-    // could be answered.
+    // could be answered, a refused stream request included.
     let _ = Box::pin(http.call(io)).await;
     drop(open);
 }
 
-/// Moves a stream request to the stream threads. They authenticate and subscribe it and
-/// serve it to its end, counted as open until then; a refused request comes back (`Some`)
-/// for actix-web to answer.
-async fn hand_over(
+/// Moves an accepted stream (authenticated and subscribed here, on the worker that peeked
+/// at it) to the stream threads, which serve it to its end, counted as open until then.
+/// Nothing comes back: the worker is not woken again for this connection.
+fn hand_over(
     io: TcpStream,
     open: OpenConnection,
     request: stream::StreamRequest,
+    subscriber: crate::broker::Subscriber,
     front: &Arc<Front>,
-) -> Option<(TcpStream, OpenConnection)> {
-    let std_io = io.into_std().ok()?;
-    let (answer, refused) = tokio::sync::oneshot::channel();
+) {
+    let Ok(std_io) = io.into_std() else { return };
     let job_front = front.clone();
     let job: Job = Box::pin(async move {
         let Ok(io) = TcpStream::from_std(std_io) else { return };
         // Boxed, like every phase: the job keeps its largest state for the stream's life.
-        match Box::pin(stream::accept(&job_front, &request)).await {
-            Some(subscriber) => {
-                let _ = answer.send(None);
-                Box::pin(stream::serve(io, request.opened(), subscriber, &job_front)).await;
-                drop(open);
-            }
-            None => {
-                let _ = answer.send(io.into_std().ok().map(|io| (io, open)));
-            }
-        }
+        Box::pin(stream::serve(io, request.opened(), subscriber, &job_front)).await;
+        drop(open);
     });
     front.streams.run(job);
-    let (back, open) = refused.await.ok()??;
-    Some((TcpStream::from_std(back).ok()?, open))
 }

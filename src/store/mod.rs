@@ -198,7 +198,13 @@ impl Db {
         manager.connect().map_err(|e| {
             anyhow::anyhow!("cannot connect to the database ({}): {e}", crate::config::where_set("database_url"))
         })?;
-        let pool = Pool::builder().max_size(pool_size).connection_timeout(Duration::from_secs(10)).build(manager)?;
+        // A SQLite connection is a file handle that cannot drop out, so it is not checked with
+        // a query each time it leaves the pool; a PostgreSQL connection can, and is.
+        let pool = Pool::builder()
+            .max_size(pool_size)
+            .connection_timeout(Duration::from_secs(10))
+            .test_on_check_out(url.backend == Backend::Postgres)
+            .build(manager)?;
         let writer = spawn_writer(DbManager { url: url.clone() })?;
         let readers = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize));
         let calls = std::sync::Arc::<std::sync::atomic::AtomicU64>::default();

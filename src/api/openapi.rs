@@ -68,34 +68,34 @@ thumbnails are JPEG within 400x400. Downloads are inline only for jpeg, png, gif
 )]
 struct Doc;
 
-/// `(method, path, summary, request schema or description, success status, response)`.
+/// `(method, path, summary, request body schema (see `request_schemas`), success status, response)`.
 const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
-    ("post", "/chat/api/auth/login", "Log in; sets the session cookie", "{username, password}", 200, "{user: User}"),
+    ("post", "/chat/api/auth/login", "Log in; sets the session cookie", "LoginRequest", 200, "{user: User}"),
     ("post", "/chat/api/auth/logout", "Log out; the session ends", "", 204, ""),
     ("get", "/chat/api/me", "The caller, with permissions", "", 200, "User"),
     ("get", "/chat/api/me/tokens", "The caller's API tokens (never their secrets)", "", 200, "[TokenInfo]"),
-    ("post", "/chat/api/me/tokens", "Create an API token; the secret is shown once", "{name?}", 201, "CreatedToken"),
+    ("post", "/chat/api/me/tokens", "Create an API token; the secret is shown once", "TokenRequest", 201, "CreatedToken"),
     ("delete", "/chat/api/me/tokens/{id}", "Revoke an API token", "", 204, ""),
     ("get", "/chat/api/users", "Search users by name (?q=, ?limit=)", "", 200, "[User]"),
     ("get", "/chat/api/admin/users", "All users with permissions (admin)", "", 200, "[User]"),
-    ("post", "/chat/api/admin/users", "Create a user (admin)", "{username, password, display_name?, permissions?, is_admin?}", 201, "User"),
-    ("patch", "/chat/api/admin/users/{id}", "Change a user (admin); disabling ends sessions, tokens and streams", "{display_name?, password?, permissions?, is_admin?, disabled?}", 200, "User"),
+    ("post", "/chat/api/admin/users", "Create a user (admin)", "CreateUserRequest", 201, "User"),
+    ("patch", "/chat/api/admin/users/{id}", "Change a user (admin); disabling ends sessions, tokens and streams", "UpdateUserRequest", 200, "User"),
     ("get", "/chat/api/rooms", "My rooms, most recent activity first", "", 200, "[Room]"),
-    ("post", "/chat/api/rooms", "Create a room; a direct room is found again (200) for the same pair", "{room_type, name?, member_ids}", 201, "Room"),
+    ("post", "/chat/api/rooms", "Create a room; a direct room is found again (200) for the same pair", "CreateRoomRequest", 201, "Room"),
     ("get", "/chat/api/channels", "Channels I may join", "", 200, "[Room]"),
     ("get", "/chat/api/rooms/{id}", "A room with its members", "", 200, "Room"),
-    ("patch", "/chat/api/rooms/{id}", "Rename a group or channel (room admin)", "{name}", 200, "Room"),
+    ("patch", "/chat/api/rooms/{id}", "Rename a group or channel (room admin)", "RenameRoomRequest", 200, "Room"),
     ("post", "/chat/api/rooms/{id}/join", "Join a channel", "", 200, "Room"),
     ("get", "/chat/api/rooms/{id}/members", "Members of a room", "", 200, "[Member]"),
-    ("post", "/chat/api/rooms/{id}/members", "Add a member (room admin)", "{user_id, role?}", 201, "Member"),
-    ("patch", "/chat/api/rooms/{id}/members/{user_id}", "Change a role (room admin) or my mute", "{role?, is_muted?}", 200, "Member"),
+    ("post", "/chat/api/rooms/{id}/members", "Add a member (room admin)", "AddMemberRequest", 201, "Member"),
+    ("patch", "/chat/api/rooms/{id}/members/{user_id}", "Change a role (room admin) or my mute", "UpdateMemberRequest", 200, "Member"),
     ("delete", "/chat/api/rooms/{id}/members/{user_id}", "Remove a member (room admin) or leave", "", 204, ""),
     ("get", "/chat/api/rooms/{id}/messages", "A page of messages (?before=, ?after=, ?limit= 1-100, default 50), ascending", "", 200, "MessagePage"),
-    ("post", "/chat/api/rooms/{id}/read", "Mark read up to a message; older marks change nothing", "{message_id}", 204, ""),
+    ("post", "/chat/api/rooms/{id}/read", "Mark read up to a message; older marks change nothing", "MarkReadRequest", 204, ""),
     ("post", "/chat/api/rooms/{id}/typing", "Signal typing (not stored, rate-limited)", "", 204, ""),
     ("get", "/chat/api/rooms/{id}/attachments", "Files shared in the room, newest first (?before=)", "", 200, "[Attachment]"),
-    ("post", "/chat/api/messages", "Send a message: JSON, or multipart/form-data with room_id, content, reply_to_id and files parts", "{room_id, content, reply_to_id?}", 201, "Message"),
-    ("patch", "/chat/api/messages/{id}", "Edit my message", "{content}", 200, "Message"),
+    ("post", "/chat/api/messages", "Send a message: JSON, or multipart/form-data with room_id, content, reply_to_id and files parts", "SendMessageRequest", 201, "Message"),
+    ("patch", "/chat/api/messages/{id}", "Edit my message", "EditMessageRequest", 200, "Message"),
     ("delete", "/chat/api/messages/{id}", "Delete a message (soft)", "", 204, ""),
     ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),
     ("get", "/chat/api/attachments/{id}", "Download a file (ranges, ETag)", "", 200, "file"),
@@ -118,6 +118,131 @@ fn schema_for(response: &str) -> Value {
     }
 }
 
+/// The media type of a successful response.
+fn media_type(response: &str) -> &'static str {
+    match response {
+        "text/event-stream" => "text/event-stream",
+        "text/plain" => "text/plain",
+        // The stored file's own type (`application/octet-stream` when unknown).
+        "file" => "*/*",
+        "image" => "image/*",
+        _ => "application/json",
+    }
+}
+
+/// Control characters (Unicode `Cc`) but tab, line feed and carriage return.
+const CONTROL_BUT_BREAKS: &str = "\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F";
+/// Every control character.
+const CONTROL: &str = "\\u0000-\\u001F\\u007F-\\u009F";
+
+/// Text the server trims: at least one character that is not white space, and no control
+/// characters but line breaks and tabs (`one_line`: none at all).
+fn text(max: u32, what: &str, one_line: bool) -> Value {
+    let allowed = if one_line { CONTROL } else { CONTROL_BUT_BREAKS };
+    let pattern = format!("^[^{allowed}]*[^\\s{CONTROL}][^{allowed}]*$");
+    let shape = if one_line { "one line, trimmed" } else { "trimmed" };
+    json!({"type": "string", "minLength": 1, "maxLength": max, "pattern": pattern,
+           "description": format!("{what}; {shape}, then 1-{max} characters")})
+}
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+/// The request bodies, as the handlers read them (`src/api/*.rs`) and the domain checks them
+/// (`src/domain/mod.rs`). Unknown fields are refused (400) except in logging in, sending a
+/// message and creating a room.
+fn request_schemas() -> Map<String, Value> {
+    let id = json!({"type": "integer", "format": "int64"});
+    let username =
+        json!({"type": "string", "pattern": "^[a-z0-9._-]{1,32}$", "description": "1-32 of a-z 0-9 . _ -; unique"});
+    let password = json!({"type": "string", "minLength": 8, "maxLength": 1024});
+    let permissions = json!({"type": "array",
+        "items": {"type": "string", "enum": ["chat.read", "chat.create", "chat.update", "chat.delete", "chat.manage_rooms"]},
+        "description": "the user's whole set; one named twice is granted once"});
+    let role = json!({"type": "string", "enum": ["member", "admin", "moderator"]});
+    let name = |what: &str| text(80, what, true);
+    let content = |what: &str| text(10_000, what, false);
+    [
+        ("LoginRequest", object(&["username", "password"], json!({"username": {"type": "string"}, "password": {"type": "string"}}))),
+        ("TokenRequest", object(&[], json!({"name": name("the token's name, default `api`")}))),
+        (
+            "CreateUserRequest",
+            object(
+                &["username", "password"],
+                json!({"username": username, "password": password, "display_name": text(64, "default: the username", true),
+                       "permissions": permissions, "is_admin": {"type": "boolean"}}),
+            ),
+        ),
+        (
+            "UpdateUserRequest",
+            object(
+                &[],
+                json!({"display_name": text(64, "the name others see", true), "password": password,
+                       "permissions": permissions, "is_admin": {"type": "boolean"},
+                       "disabled": {"type": "boolean", "description": "ends the user's sessions, tokens and streams"}}),
+            ),
+        ),
+        (
+            "CreateRoomRequest",
+            object(
+                &["room_type"],
+                json!({"room_type": {"type": "string", "enum": ["direct", "group", "channel"]},
+                       "name": name("required for a group or channel, refused for a direct room"),
+                       "member_ids": {"type": "array", "items": id,
+                                      "description": "direct: exactly one other user; group or channel: members besides the creator"}}),
+            ),
+        ),
+        ("RenameRoomRequest", object(&["name"], json!({"name": name("the room's new name")}))),
+        ("AddMemberRequest", object(&["user_id"], json!({"user_id": id, "role": role}))),
+        (
+            "UpdateMemberRequest",
+            object(
+                &[],
+                json!({"role": {"allOf": [role], "description": "room admins only"},
+                       "is_muted": {"type": "boolean", "description": "members, for themselves only"}}),
+            ),
+        ),
+        ("MarkReadRequest", object(&["message_id"], json!({"message_id": id}))),
+        (
+            "SendMessageRequest",
+            object(
+                &["room_id", "content"],
+                json!({"room_id": id, "content": content("the message"),
+                       "reply_to_id": {"type": ["integer", "null"], "format": "int64",
+                                       "description": "a message in the same room"}}),
+            ),
+        ),
+        ("EditMessageRequest", object(&["content"], json!({"content": content("the new text")}))),
+    ]
+    .into_iter()
+    .map(|(name, schema)| (name.to_owned(), schema))
+    .collect()
+}
+
+/// Query parameters of the operations that take any.
+fn query_parameters(path: &str) -> Vec<Value> {
+    let param = |name: &str, schema: Value, description: &str| json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description});
+    let id = || json!({"type": "integer", "format": "int64"});
+    match path {
+        "/chat/api/users" => vec![
+            param("q", json!({"type": "string"}), "part of a username or display name"),
+            param("limit", id(), "default 50; kept within 1-200"),
+        ],
+        "/chat/api/rooms/{id}/messages" => vec![
+            param("before", id(), "messages with a lower id"),
+            param("after", id(), "messages with a higher id"),
+            param("limit", json!({"type": "integer", "format": "int64", "minimum": 1}), "default 50; above 100 is 100"),
+        ],
+        "/chat/api/rooms/{id}/attachments" => vec![param("before", id(), "files with a lower id")],
+        "/chat/api/stream" => vec![
+            param("room_id", id(), "one room instead of all of mine"),
+            param("last_event_id", json!({"type": "string"}), "resume after this event id, as Last-Event-ID does"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 pub fn description() -> Value {
     let mut doc = serde_json::to_value(Doc::openapi()).unwrap_or_else(|_| json!({}));
     let mut paths = Map::new();
@@ -131,18 +256,23 @@ pub fn description() -> Value {
         });
         let schema = schema_for(response);
         if !schema.is_null() {
-            let media = if *response == "text/event-stream" { "text/event-stream" } else { "application/json" };
-            operation["responses"][status.to_string()]["content"] = json!({ media: {"schema": schema} });
+            operation["responses"][status.to_string()]["content"] = json!({ media_type(response): {"schema": schema} });
         }
         if !request.is_empty() {
-            operation["requestBody"] =
-                json!({"content": {"application/json": {"schema": {"type": "object", "description": request}}}});
+            operation["requestBody"] = json!({
+                // Only the token's name is optional as a whole.
+                "required": *request != "TokenRequest",
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{request}")}}}
+            });
         }
-        let parameters: Vec<Value> = path
+        let mut parameters: Vec<Value> = path
             .split('/')
             .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}))
             .collect();
+        if *method == "get" {
+            parameters.extend(query_parameters(path));
+        }
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
         }
@@ -150,6 +280,9 @@ pub fn description() -> Value {
         item[*method] = operation;
     }
     doc["paths"] = Value::Object(paths);
+    if let Some(schemas) = doc["components"]["schemas"].as_object_mut() {
+        schemas.extend(request_schemas());
+    }
     doc
 }
 

@@ -67,7 +67,39 @@ async fn the_openapi_description_covers_every_route() {
     ] {
         assert!(paths.contains_key(path), "{path} missing");
     }
-    assert!(doc["components"]["schemas"]["Message"].is_object());
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["Message"].is_object());
+    // Every request body is described by a schema that is there, with its required fields.
+    let mut bodies = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(body) = operation.get("requestBody") else { continue };
+            let reference = body["content"]["application/json"]["schema"]["$ref"].as_str().unwrap();
+            let name = reference.strip_prefix("#/components/schemas/").unwrap();
+            assert!(schemas[name]["properties"].is_object(), "{method} {path}: {name} is not described");
+            bodies += 1;
+        }
+    }
+    assert_eq!(bodies, 11);
+    assert_eq!(schemas["SendMessageRequest"]["required"], serde_json::json!(["room_id", "content"]));
+    assert_eq!(schemas["CreateUserRequest"]["properties"]["username"]["pattern"], "^[a-z0-9._-]{1,32}$");
+    // Responses that are not JSON say what they are.
+    let media = |path: &str| {
+        let content = paths[path]["get"]["responses"]["200"]["content"].as_object().unwrap();
+        content.keys().next().unwrap().clone()
+    };
+    assert_eq!(media("/metrics"), "text/plain");
+    assert_eq!(media("/chat/api/stream"), "text/event-stream");
+    assert_eq!(media("/chat/api/attachments/{id}/thumbnail"), "image/*");
+    assert_eq!(media("/chat/api/rooms"), "application/json");
+    let query: Vec<&str> = paths["/chat/api/rooms/{id}/messages"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["in"] == "query")
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(query, ["before", "after", "limit"]);
 }
 
 #[tokio::test]

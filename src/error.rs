@@ -119,12 +119,16 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse
 }
 
 /// Middleware hook: actix answers a known path with the wrong method by itself, with an
-/// empty body; give it the contract's shape.
+/// empty body; give it the contract's shape and the `Allow` header RFC 9110 asks for.
 pub fn method_not_allowed<B>(
     res: actix_web::dev::ServiceResponse<B>,
 ) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
     let (req, _) = res.into_parts();
-    let body = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path");
+    let mut body = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path");
+    let allowed = req.match_pattern().and_then(|pattern| crate::api::openapi::allowed_methods(&pattern));
+    if let Some(value) = allowed.and_then(|methods| header::HeaderValue::from_str(&methods).ok()) {
+        body.headers_mut().insert(header::ALLOW, value);
+    }
     let res = actix_web::dev::ServiceResponse::new(req, body).map_into_boxed_body().map_into_right_body();
     Ok(actix_web::middleware::ErrorHandlerResponse::Response(res))
 }

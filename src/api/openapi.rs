@@ -20,7 +20,9 @@ rate_limited (429, with Retry-After); file downloads also answer range_not_satis
 parse. Authentication: the session cookie from /auth/login, or \
 `Authorization: Bearer <token>`. Cookie-authenticated writes from another origin are refused (403).\n\n\
 Choices where the contract is silent: JSON bodies are read whatever their Content-Type and must be \
-one JSON object (an array, or anything after the object, is 400); a refused query parameter is named in \
+one JSON object (an array, or anything after the object, is 400); an optional field may be `null`, \
+which means the same as leaving it out; an integer written with a fraction (`2.0`) is 400; a 405 names \
+the path's methods in `Allow`; a refused query parameter is named in \
 the message (`limit: …`); `POST /me/tokens` takes an optional body `{name}` (trimmed, 1-80 characters, \
 default `api`); a permission named twice is granted once; admin endpoints show an admin's permissions as \
 all five, as `/me` does, and `GET /admin/users` lists disabled users too (`disabled: true`); an \
@@ -107,6 +109,24 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("get", "/metrics", "Prometheus metrics: requests and latency by route, open client connections, database pool and calls, open streams, events published and delivered, lag and catch-ups", "", 200, "text/plain"),
 ];
 
+/// The methods a path answers, for the `Allow` header of a 405: its operations, and HEAD
+/// beside GET where the route takes HEAD too (the probes). `pattern` is the route's pattern
+/// as actix-web matched it (`/chat/api/rooms/{id}`).
+pub fn allowed_methods(pattern: &str) -> Option<String> {
+    let mut methods: Vec<String> = OPERATIONS
+        .iter()
+        .filter(|(_, path, ..)| *path == pattern)
+        .map(|(method, ..)| method.to_ascii_uppercase())
+        .collect();
+    if methods.is_empty() {
+        return None;
+    }
+    if matches!(pattern, "/healthz" | "/readyz" | "/metrics") {
+        methods.push("HEAD".to_owned());
+    }
+    Some(methods.join(", "))
+}
+
 fn schema_for(response: &str) -> Value {
     let reference = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
     match response {
@@ -145,13 +165,33 @@ fn text(max: u32, what: &str, one_line: bool) -> Value {
            "description": format!("{what}; {shape}, then 1-{max} characters")})
 }
 
+/// A body that refuses unknown fields (400), as most do.
 fn object(required: &[&str], properties: Value) -> Value {
+    let mut schema = lenient(required, properties);
+    schema["additionalProperties"] = json!(false);
+    schema
+}
+
+/// A body that passes over unknown fields: logging in, sending a message, creating a room.
+/// A field that may be left out may also be `null`, which means the same.
+fn lenient(required: &[&str], mut properties: Value) -> Value {
+    if let Some(fields) = properties.as_object_mut() {
+        for (_, field) in fields.iter_mut().filter(|(name, _)| !required.contains(&name.as_str())) {
+            *field = match field.get("type").and_then(Value::as_str) {
+                Some(kind) => {
+                    let mut nullable = field.clone();
+                    nullable["type"] = json!([kind, "null"]);
+                    nullable
+                }
+                None => json!({"anyOf": [field.clone(), {"type": "null"}]}),
+            };
+        }
+    }
     json!({"type": "object", "required": required, "properties": properties})
 }
 
 /// The request bodies, as the handlers read them (`src/api/*.rs`) and the domain checks them
-/// (`src/domain/mod.rs`). Unknown fields are refused (400) except in logging in, sending a
-/// message and creating a room.
+/// (`src/domain/mod.rs`).
 fn request_schemas() -> Map<String, Value> {
     let id = json!({"type": "integer", "format": "int64"});
     let username =
@@ -164,7 +204,7 @@ fn request_schemas() -> Map<String, Value> {
     let name = |what: &str| text(80, what, true);
     let content = |what: &str| text(10_000, what, false);
     [
-        ("LoginRequest", object(&["username", "password"], json!({"username": {"type": "string"}, "password": {"type": "string"}}))),
+        ("LoginRequest", lenient(&["username", "password"], json!({"username": {"type": "string"}, "password": {"type": "string"}}))),
         ("TokenRequest", object(&[], json!({"name": name("the token's name, default `api`")}))),
         (
             "CreateUserRequest",
@@ -185,7 +225,7 @@ fn request_schemas() -> Map<String, Value> {
         ),
         (
             "CreateRoomRequest",
-            object(
+            lenient(
                 &["room_type"],
                 json!({"room_type": {"type": "string", "enum": ["direct", "group", "channel"]},
                        "name": name("required for a group or channel, refused for a direct room"),
@@ -195,21 +235,23 @@ fn request_schemas() -> Map<String, Value> {
         ),
         ("RenameRoomRequest", object(&["name"], json!({"name": name("the room's new name")}))),
         ("AddMemberRequest", object(&["user_id"], json!({"user_id": id, "role": role}))),
-        (
-            "UpdateMemberRequest",
-            object(
+        ("UpdateMemberRequest", {
+            let mut schema = object(
                 &[],
                 json!({"role": {"allOf": [role], "description": "room admins only"},
                        "is_muted": {"type": "boolean", "description": "members, for themselves only"}}),
-            ),
-        ),
+            );
+            // `{}` changes nothing and is refused.
+            schema["minProperties"] = json!(1);
+            schema
+        }),
         ("MarkReadRequest", object(&["message_id"], json!({"message_id": id}))),
         (
             "SendMessageRequest",
-            object(
+            lenient(
                 &["room_id", "content"],
                 json!({"room_id": id, "content": content("the message"),
-                       "reply_to_id": {"type": ["integer", "null"], "format": "int64",
+                       "reply_to_id": {"type": "integer", "format": "int64",
                                        "description": "a message in the same room"}}),
             ),
         ),

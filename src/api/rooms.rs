@@ -44,8 +44,9 @@ pub async fn channels(state: web::Data<AppState>, user: CurrentUser) -> ApiResul
 pub struct CreateRoomBody {
     room_type: String,
     name: Option<String>,
+    /// Absent and `null` both mean none.
     #[serde(default)]
-    member_ids: Vec<i64>,
+    member_ids: Option<Vec<i64>>,
 }
 
 /// Adds a member and tells their open streams and the room, in that order.
@@ -75,7 +76,7 @@ pub async fn create(
     Json(body): Json<CreateRoomBody>,
 ) -> ApiResult<HttpResponse> {
     let room_type = RoomType::parse(&body.room_type)?;
-    let mut others: Vec<i64> = body.member_ids.iter().copied().filter(|id| *id != user.id).collect();
+    let mut others: Vec<i64> = body.member_ids.iter().flatten().copied().filter(|id| *id != user.id).collect();
     others.sort_unstable();
     others.dedup();
     let me = user.id;

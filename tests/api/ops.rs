@@ -140,8 +140,25 @@ async fn probes_answer_head_and_refuse_other_methods() {
         assert_eq!(r.status(), StatusCode::OK, "HEAD {path}");
         for method in [reqwest::Method::POST, reqwest::Method::DELETE] {
             let r = c.request(method.clone(), format!("{}{path}", app.address)).send().await.unwrap();
+            assert_eq!(r.headers()["allow"], "GET, HEAD", "{method} {path}");
             assert_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
         }
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_told_which_ones_the_path_takes() {
+    let app = spawn_app().await;
+    let room = app.admin.create_room("group", "Methods", &[]).await;
+    for (method, path, allow) in [
+        (reqwest::Method::PUT, "/rooms".to_owned(), "GET, POST"),
+        (reqwest::Method::TRACE, format!("/rooms/{room}"), "GET, PATCH"),
+        (reqwest::Method::GET, format!("/rooms/{room}/members/1"), "PATCH, DELETE"),
+        (reqwest::Method::DELETE, "/messages".to_owned(), "POST"),
+    ] {
+        let r = app.admin.client.request(method.clone(), app.admin.url(&path)).send().await.unwrap();
+        assert_eq!(r.headers().get("allow").map(|v| v.to_str().unwrap()), Some(allow), "{method} {path}");
+        assert_error(r, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
     }
 }
 

@@ -48,6 +48,15 @@ async fn groups_channels_and_joining() {
     assert_eq!(group["unread_count"], 0);
     assert_eq!(group["is_muted"], false);
     assert_eq!(group["last_message"], Value::Null);
+    // `member_ids` may be left out or `null`: a room of its creator alone.
+    for members in [json!({}), json!({"member_ids": null})] {
+        let mut body = json!({"room_type": "group", "name": "Solo"});
+        body.as_object_mut().unwrap().extend(members.as_object().unwrap().clone());
+        let r = app.admin.post("/rooms", &body).await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{body}");
+        let solo: Value = r.json().await.unwrap();
+        assert_eq!(solo["member_count"], 1, "{body}");
+    }
     let channel = app.admin.create_room("channel", "Announcements", &[]).await;
     app.admin.send(channel, "welcome").await;
     let open = bob.get_json("/channels").await;

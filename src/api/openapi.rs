@@ -256,6 +256,18 @@ fn request_schemas() -> Map<String, Value> {
             ),
         ),
         ("EditMessageRequest", object(&["content"], json!({"content": content("the new text")}))),
+        (
+            "SendFilesRequest",
+            lenient(
+                &["room_id"],
+                json!({"room_id": id, "content": {"type": "string", "maxLength": 10_000,
+                                                  "description": "the message: trimmed, 1-10000 characters, or empty beside files"},
+                       "reply_to_id": {"type": "integer", "format": "int64"},
+                       "files": {"type": "array", "minItems": 1,
+                                 "items": {"type": "string", "contentMediaType": "application/octet-stream"},
+                                 "description": "one part per file, each with its file name"}}),
+            ),
+        ),
     ]
     .into_iter()
     .map(|(name, schema)| (name.to_owned(), schema))
@@ -306,6 +318,11 @@ pub fn description() -> Value {
                 "required": *request != "TokenRequest",
                 "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{request}")}}}
             });
+            if *request == "SendMessageRequest" {
+                operation["requestBody"]["content"]["multipart/form-data"] = json!({"schema": {
+                    "$ref": "#/components/schemas/SendFilesRequest"
+                }});
+            }
         }
         let mut parameters: Vec<Value> = path
             .split('/')

@@ -82,6 +82,9 @@ async fn the_openapi_description_covers_every_route() {
     }
     assert_eq!(bodies, 11);
     assert_eq!(schemas["SendMessageRequest"]["required"], serde_json::json!(["room_id", "content"]));
+    let send = &paths["/chat/api/messages"]["post"]["requestBody"]["content"];
+    assert_eq!(send["multipart/form-data"]["schema"]["$ref"], "#/components/schemas/SendFilesRequest");
+    assert!(schemas["SendFilesRequest"]["properties"]["files"].is_object());
     assert_eq!(schemas["CreateUserRequest"]["properties"]["username"]["pattern"], "^[a-z0-9._-]{1,32}$");
     // Responses that are not JSON say what they are.
     let media = |path: &str| {

@@ -8,7 +8,9 @@
 #            --bin-dir DIR (prebuilt causerie and causerie-bench; skips the build)
 #
 # Needs root (or nginx + libnginx-mod-nchan + jq already installed); everything listens
-# on 127.0.0.1 only. Results: DIR/results.jsonl (one JSON line per run), DIR/summary.md.
+# on 127.0.0.1 only. Results: DIR/results.jsonl (one JSON line per run), DIR/floor.jsonl
+# (`causerie-bench floor`: the kernel's cost of a bare write), DIR/summary.md (medians and
+# ratios, what accepting a message costs apart from delivering it, and the floor).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -145,13 +147,20 @@ touch "$RESULTS"
 LAST_OK=0
 log "results in $OUT"
 
+# The last scenario has one subscriber per room: its CPU per delivery is what accepting and
+# delivering one message costs, which the summary sets against the 100-room scenario.
 if [ "$QUICK" = 1 ]; then
-    SCENARIOS=("1k-subs-1-room-50-msg-s 1000 1 50" "2k-subs-1-room-10-msg-s 2000 1 10" "2k-subs-20-rooms-100-msg-s 2000 20 100")
+    SCENARIOS=("1k-subs-1-room-50-msg-s 1000 1 50" "2k-subs-1-room-10-msg-s 2000 1 10" "2k-subs-20-rooms-100-msg-s 2000 20 100"
+               "20-subs-20-rooms-100-msg-s 20 20 100")
     SEARCH_SUBS=2000; SEARCH_ROOMS=20; SEARCH_RATES=(200 400 800 1200 1600 2400)
+    FLOORS=("2000 10")
 else
     SCENARIOS=("1k-subs-1-room-50-msg-s 1000 1 50" "10k-subs-1-room-5-msg-s 10000 1 5"
-               "10k-subs-1-room-10-msg-s 10000 1 10" "10k-subs-100-rooms-200-msg-s 10000 100 200")
+               "10k-subs-1-room-10-msg-s 10000 1 10" "10k-subs-100-rooms-200-msg-s 10000 100 200"
+               "100-subs-100-rooms-200-msg-s 100 100 200")
     SEARCH_SUBS=10000; SEARCH_ROOMS=100; SEARCH_RATES=(200 400 600 800 1000 1200 1600 2400)
+    # Connections and rounds per second of `causerie-bench floor`, as in the scenarios above.
+    FLOORS=("9900 10" "9900 5" "100 200")
 fi
 
 for scenario in "${SCENARIOS[@]}"; do
@@ -176,8 +185,53 @@ if [ "$SEARCH" = 1 ]; then
     done
 fi
 
+# The kernel's own cost of a delivery: bare writev(2)s on loopback, no server.
+FLOOR_RESULTS="$OUT/floor.jsonl"
+: >"$FLOOR_RESULTS"
+for floor in "${FLOORS[@]}"; do
+    read -r connections rate <<<"$floor"
+    log "floor  $connections connections, $rate rounds/s"
+    "$BIN/causerie-bench" floor -n "$connections" --rate "$rate" --syscall writev --duration 10 2>>"$OUT/runs.log" \
+        | tail -n1 >>"$FLOOR_RESULTS" || log "  floor run failed (see $OUT/runs.log)"
+done
+
+# median SYSTEM LABEL: the median server CPU per delivery of a scenario's runs.
+median() {
+    jq -s --arg system "$1" --arg scenario "$2" \
+        '[.[] | select(.name == $system and .label == $scenario) | .server.cpu_us_per_delivery] | sort
+         | if length == 0 then empty else .[length / 2 | floor] end' "$RESULTS"
+}
+
+# Per message and per delivery apart from accepting: the one-subscriber-per-room scenario
+# against the same rate over the same rooms with many subscribers each.
+accepting() {
+    local many=$1 one=$2 per_room=$3 system m o
+    echo
+    echo "### Accepting a message, apart from delivering it (medians)"
+    echo
+    echo "| system | CPU µs per message (${one}) | CPU µs per delivery apart from accepting (${many}) |"
+    echo "|---|---|---|"
+    for system in causerie nchan; do
+        m=$(median "$system" "$many"); o=$(median "$system" "$one")
+        [ -n "$m" ] && [ -n "$o" ] || continue
+        jq -rn --arg s "$system" --argjson m "$m" --argjson o "$o" --argjson n "$per_room" \
+            '"| \($s) | \($o * 100 | round / 100) | \(($m * $n - $o) / $n * 100 | round / 100) |"'
+    done
+}
+
 {
     echo "# causerie vs nchan ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, runs per scenario: $RUNS, ${DURATION} s of publishing per run)"
     "$BIN/causerie-bench" report --baseline nchan "$RESULTS"
+    if [ "$QUICK" = 1 ]; then
+        accepting 2k-subs-20-rooms-100-msg-s 20-subs-20-rooms-100-msg-s 100
+    else
+        accepting 10k-subs-100-rooms-200-msg-s 100-subs-100-rooms-200-msg-s 100
+    fi
+    echo
+    echo "### Kernel floor: writer CPU per writev(2) to loopback connections, no server"
+    echo
+    echo "| connections | rounds per second | µs per write |"
+    echo "|---|---|---|"
+    jq -r '"| \(.connections) | \(.rate) | \(.cpu_us_per_write * 100 | round / 100) |"' "$FLOOR_RESULTS"
 } | tee "$OUT/summary.md"
 log "summary: $OUT/summary.md"

@@ -153,7 +153,7 @@ where
     // state for its whole life.
     if let Some(request) = Box::pin(stream::peek_request(&io)).await {
         if let Some(subscriber) = Box::pin(stream::accept(front, &request)).await {
-            hand_over(io, open, request, subscriber, front);
+            hand_over(io, open, request.opened(), subscriber, front);
             return;
         }
     }
@@ -169,16 +169,24 @@ where
 fn hand_over(
     io: TcpStream,
     open: OpenConnection,
-    request: stream::StreamRequest,
+    opened: stream::Opened,
     subscriber: crate::broker::Subscriber,
     front: &Arc<Front>,
 ) {
     let Ok(std_io) = io.into_std() else { return };
     let job_front = front.clone();
+    // What the job captures it keeps room for as long as it runs (only what serving needs of
+    // the request comes in): the subscriber comes in boxed, and the box is emptied into the
+    // serving future and freed at once.
+    let subscriber = Box::new(subscriber);
     let job: Job = Box::pin(async move {
         let Ok(io) = TcpStream::from_std(std_io) else { return };
-        // Boxed, like every phase: the job keeps its largest state for the stream's life.
-        Box::pin(stream::serve(io, request.opened(), subscriber, &job_front)).await;
+        let serving = {
+            let subscriber = subscriber;
+            // Boxed, like every phase: the job keeps its largest state for the stream's life.
+            Box::pin(stream::serve(io, opened, *subscriber, &job_front))
+        };
+        serving.await;
         drop(open);
     });
     front.streams.run(job);

@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use causerie::api::messages::insert_and_announce;
 use causerie::broker::hub::RoomReceiver;
-use causerie::broker::{sse, Event, Hub, Notice, Outbox};
-use causerie::store::models::{NewMessage, NewRoom, NewUser};
-use causerie::store::{now_micros, rooms, users, DatabaseUrl, Db, DbConn};
+use causerie::broker::{sse, Event, Hub, Notice};
+use causerie::chat::messages::{self, Draft};
+use causerie::chat::{Actor, Chat};
+use causerie::config::Settings;
+use causerie::domain::{EventKind, Permission, Role, RoomId, RoomType, UserId};
+use causerie::store::models::{NewRoom, NewUser};
+use causerie::store::{now_micros, rooms, users, DatabaseUrl, Db};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use diesel::Connection;
 
 /// A `new_message` payload as the server sends it for a short text message.
 fn typical_payload() -> String {
@@ -40,7 +42,9 @@ fn bench_frame(c: &mut Criterion) {
     let payload = typical_payload();
     let mut group = c.benchmark_group("sse_frame");
     group.throughput(Throughput::Bytes(payload.len() as u64));
-    group.bench_function("new_message", |b| b.iter(|| sse::frame(Some(123_456), "new_message", &payload)));
+    group.bench_function("new_message", |b| {
+        b.iter(|| sse::frame(Some(123_456), EventKind::NewMessage.as_str(), &payload))
+    });
     group.finish();
 }
 
@@ -61,7 +65,7 @@ fn bench_publish(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(subscribers), &subscribers, |b, &n| {
             b.iter(|| {
                 next_id += 1;
-                let event = Event::stored(next_id, ROOM, "new_message", &payload);
+                let event = Event::stored(next_id, ROOM, EventKind::NewMessage.as_str(), &payload);
                 hub.publish(vec![Notice::Event(Arc::new(event))]);
                 let taken = drain(&mut receivers);
                 assert_eq!(taken, n);
@@ -71,11 +75,11 @@ fn bench_publish(c: &mut Criterion) {
     group.finish();
 }
 
-/// A fresh SQLite database under the temp dir with one user and one room.
+/// A fresh SQLite database under the temp dir with one user, a member of one room.
 struct Fixture {
-    db: Db,
-    user_id: i64,
-    room_id: i64,
+    chat: Chat,
+    sender: Actor,
+    room_id: RoomId,
     dir: PathBuf,
 }
 
@@ -95,10 +99,10 @@ impl Fixture {
             disabled: false,
             created_at: now,
         };
-        let user_id = users::insert(&mut conn, &user, &["chat.read", "chat.create"]).expect("user").id;
+        let user_id: UserId = users::insert(&mut conn, &user, &["chat.read", "chat.create"]).expect("user").id;
         let room = NewRoom {
             name: "bench",
-            room_type: "group",
+            room_type: RoomType::Group,
             created_by_id: user_id,
             direct_key: None,
             created_at: now,
@@ -106,12 +110,24 @@ impl Fixture {
             last_activity_at: now,
         };
         let room_id = rooms::insert(&mut conn, &room).expect("room").id;
+        rooms::add_member(&mut conn, room_id, user_id, Role::Admin, now).expect("member");
         drop(conn);
-        Self { db, user_id, room_id, dir }
+        // No rate limit: the bench sends as fast as it can.
+        let settings = Settings { rate_limit_per_minute: 0, ..Settings::default() };
+        let sender = Actor {
+            id: user_id,
+            display_name: "Bench".into(),
+            is_admin: false,
+            permissions: vec![Permission::Read, Permission::Create],
+        };
+        Self { chat: Chat::new(Arc::new(settings), db), sender, room_id, dir }
     }
 
-    fn message<'a>(&self, content: &'a str) -> NewMessage<'a> {
-        new_message(self.room_id, self.user_id, content)
+    /// What `POST /messages` does once its body is read: the use case, through the writer
+    /// thread (membership check, message row, its view, the event row, publishing).
+    async fn send(&self, content: String) {
+        let draft = Draft { room_id: self.room_id, content, reply_to_id: None };
+        messages::send(&self.chat, self.sender.clone(), draft).await.expect("send");
     }
 }
 
@@ -121,50 +137,22 @@ impl Drop for Fixture {
     }
 }
 
-fn new_message(room_id: i64, sender_id: i64, content: &str) -> NewMessage<'_> {
-    NewMessage { room_id, sender_id, content, message_type: "text", reply_to_id: None, created_at: now_micros() }
-}
-
-/// What `POST /messages` does in its transaction (the server's own function): the row,
-/// its view, the event row.
-fn persist(conn: &mut DbConn, new: &NewMessage<'_>) -> anyhow::Result<Outbox> {
-    let mut outbox = Outbox::default();
-    insert_and_announce(conn, &mut outbox, new, Some("Bench"), |_, _| Ok(())).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    Ok(outbox)
-}
-
 fn bench_persist(c: &mut Criterion) {
     let fixture = Fixture::new("persist");
     let content = "Shall we move the stand-up to 10:30 tomorrow?";
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut group = c.benchmark_group("persist_sqlite");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("one_transaction", |b| {
-        b.iter(|| {
-            let mut conn = fixture.db.get().expect("connection");
-            let new = fixture.message(content);
-            conn.transaction(|conn| persist(conn, &new)).expect("persist")
-        })
-    });
+    group.bench_function("send_one", |b| b.iter(|| runtime.block_on(fixture.send(content.to_owned()))));
 
-    // Concurrent senders through the server's path: `Db::write` (the writer thread).
+    // Concurrent senders: what queued while the writer was busy commits together.
     const SENDERS: usize = 64;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     group.throughput(Throughput::Elements(SENDERS as u64));
-    group.bench_function(BenchmarkId::new("db_write_concurrent", SENDERS), |b| {
+    group.bench_function(BenchmarkId::new("send_concurrent", SENDERS), |b| {
         b.iter_batched(
             || (0..SENDERS).map(|i| format!("{content} #{i}")).collect::<Vec<_>>(),
             |contents| {
-                runtime.block_on(async {
-                    let writes = contents.into_iter().map(|text| {
-                        let (db, room_id, user_id) = (fixture.db.clone(), fixture.room_id, fixture.user_id);
-                        async move {
-                            db.write(move |conn| persist(conn, &new_message(room_id, user_id, &text)), |_| {}).await
-                        }
-                    });
-                    for result in futures_util::future::join_all(writes).await {
-                        result.expect("persist");
-                    }
-                })
+                runtime.block_on(futures_util::future::join_all(contents.into_iter().map(|text| fixture.send(text))))
             },
             BatchSize::SmallInput,
         )

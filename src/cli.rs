@@ -2,14 +2,17 @@
 
 use std::io::Read;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::{secret, TOKEN_PREFIX};
+use crate::chat::{attachments, users, Chat};
 use crate::config::{Overrides, Settings};
 use crate::domain::Permission;
-use crate::store::{tokens, users, Db};
+use crate::error::ApiError;
+use crate::store::{tokens, Db};
 
 #[derive(Debug, Parser)]
 #[command(name = "causerie", version, about = "Self-hosted team chat")]
@@ -124,59 +127,66 @@ fn parse_permission_args(args: &[String]) -> anyhow::Result<Vec<Permission>> {
     Ok(list)
 }
 
-fn find_user(db: &Db, name: &str) -> anyhow::Result<crate::store::models::UserRow> {
-    let mut conn = db.get()?;
-    users::by_username(&mut conn, name)?.ok_or_else(|| anyhow::anyhow!("no user named {name}"))
+/// Runs a command other than `serve`, through the same use cases as the API.
+pub fn run_admin_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(admin_command(command, settings))
 }
 
-/// Runs a command other than `serve`.
-pub fn run_admin_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
-    let db = Db::connect(&settings.database(), 2)?;
+async fn admin_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    let database = settings.database();
+    let db = tokio::task::spawn_blocking(move || Db::connect(&database, 2)).await??;
+    let chat = Chat::new(Arc::new(settings.clone()), db);
+    let fail = |e: ApiError| anyhow::anyhow!("{e}");
     match command {
-        Command::Serve => unreachable!("serve is handled by main"),
+        Command::Serve => anyhow::bail!("serve is not an administration command"),
         Command::Migrate => {
             eprintln!("migrations applied");
         }
         Command::User(UserCommand::Add { name, display_name, admin, permissions, password_stdin: _ }) => {
             let mut password = String::new();
             std::io::stdin().read_to_string(&mut password)?;
-            let password = password.trim_end_matches(['\n', '\r']);
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
             let permissions = match permissions {
                 Some(list) => parse_permission_args(&[list])?,
                 None => settings.default_permission_list(),
             };
-            let account = NewAccount::parse(&name, password, display_name.as_deref(), admin, permissions)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut conn = db.get()?;
-            let row = accounts::create(&mut conn, &account).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let account = tokio::task::spawn_blocking(move || {
+                NewAccount::parse(&name, &password, display_name.as_deref(), admin, permissions)
+            })
+            .await?
+            .map_err(fail)?;
+            let row = chat.commit(move |tx| accounts::create(tx, &account)).await.map_err(fail)?;
             eprintln!("created user {} (id {})", row.username, row.id);
         }
         Command::User(UserCommand::Grant { name, permissions }) => {
-            let user = find_user(&db, &name)?;
+            let user = users::by_username(&chat, &name).await.map_err(fail)?;
             let list = parse_permission_args(&permissions)?;
-            let names: Vec<&str> = list.iter().map(|p| p.as_str()).collect();
-            users::grant(&mut *db.get()?, user.id, &names)?;
-            eprintln!("granted {} to {}", names.join(", "), name);
+            let shown = list.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+            users::grant(&chat, user.id, list).await.map_err(fail)?;
+            eprintln!("granted {shown} to {name}");
         }
         Command::User(UserCommand::Revoke { name, permissions }) => {
-            let user = find_user(&db, &name)?;
+            let user = users::by_username(&chat, &name).await.map_err(fail)?;
             let list = parse_permission_args(&permissions)?;
-            let names: Vec<&str> = list.iter().map(|p| p.as_str()).collect();
-            users::revoke(&mut *db.get()?, user.id, &names)?;
-            eprintln!("revoked {} from {}", names.join(", "), name);
+            let shown = list.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ");
+            users::revoke(&chat, user.id, list).await.map_err(fail)?;
+            eprintln!("revoked {shown} from {name}");
         }
         Command::Token(TokenCommand::Create { name }) => {
-            let user = find_user(&db, &name)?;
+            let user = users::by_username(&chat, &name).await.map_err(fail)?;
             if user.disabled {
                 anyhow::bail!("user {name} is disabled");
             }
             let (token, hash) = secret::generate(TOKEN_PREFIX);
-            tokens::create_api_token(&mut *db.get()?, user.id, "cli", &hash)?;
+            chat.commit(move |tx| Ok(tokens::create_api_token(tx, user.id, "cli", &hash)?)).await.map_err(fail)?;
             println!("{token}");
         }
         Command::Uploads(UploadsCommand::Gc) => {
-            let stored = crate::store::attachments::all_stored(&mut *db.get()?)?;
-            let report = crate::uploads::gc::sweep(&settings.uploads_dir, &stored)?;
+            let stored = attachments::stored_files(&chat).await.map_err(fail)?;
+            let uploads_dir = settings.uploads_dir.clone();
+            let report =
+                tokio::task::spawn_blocking(move || crate::uploads::gc::sweep(&uploads_dir, &stored)).await??;
             eprintln!("removed {} files and {} folders", report.files_removed, report.folders_removed);
         }
     }

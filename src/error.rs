@@ -118,39 +118,6 @@ pub fn json_error(status: StatusCode, code: &str, message: &str) -> HttpResponse
     HttpResponse::build(status).json(json!({"error": {"code": code, "message": message}}))
 }
 
-/// Middleware hook: actix answers a known path with the wrong method by itself, with an
-/// empty body; give it the contract's shape and the `Allow` header RFC 9110 asks for.
-pub fn method_not_allowed<B>(
-    res: actix_web::dev::ServiceResponse<B>,
-) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
-    let (req, _) = res.into_parts();
-    let mut body = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path");
-    let allowed = req.match_pattern().and_then(|pattern| crate::api::openapi::allowed_methods(&pattern));
-    if let Some(value) = allowed.and_then(|methods| header::HeaderValue::from_str(&methods).ok()) {
-        body.headers_mut().insert(header::ALLOW, value);
-    }
-    let res = actix_web::dev::ServiceResponse::new(req, body).map_into_boxed_body().map_into_right_body();
-    Ok(actix_web::middleware::ErrorHandlerResponse::Response(res))
-}
-
-/// Middleware hook: the file server answers a range outside the file with 416 and an empty
-/// body; give it the contract's shape, keeping its `Content-Range: bytes */LENGTH`.
-pub fn range_not_satisfiable<B>(
-    res: actix_web::dev::ServiceResponse<B>,
-) -> actix_web::Result<actix_web::middleware::ErrorHandlerResponse<B>> {
-    let (req, res) = res.into_parts();
-    let mut body = json_error(
-        StatusCode::RANGE_NOT_SATISFIABLE,
-        "range_not_satisfiable",
-        "the requested range is outside the file",
-    );
-    if let Some(range) = res.headers().get(header::CONTENT_RANGE) {
-        body.headers_mut().insert(header::CONTENT_RANGE, range.clone());
-    }
-    let res = actix_web::dev::ServiceResponse::new(req, body).map_into_boxed_body().map_into_right_body();
-    Ok(actix_web::middleware::ErrorHandlerResponse::Response(res))
-}
-
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match error {

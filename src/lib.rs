@@ -4,6 +4,7 @@
 pub mod api;
 pub mod auth;
 pub mod broker;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -12,20 +12,16 @@ use tracing_actix_web::TracingLogger;
 
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::cache::AuthCache;
-use crate::auth::limits::Limits;
 use crate::auth::secret;
-use crate::broker::Hub;
+use crate::chat::Chat;
 use crate::config::Settings;
 use crate::front::Front;
 use crate::metrics::{self, Metrics};
 use crate::store::{events, now_micros, users, Db};
 
-/// What every request can reach.
+/// What every request can reach: the use cases' context, and who is signed in.
 pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub hub: Arc<Hub>,
-    pub limits: Limits,
+    pub chat: Chat,
     pub auth_cache: AuthCache,
 }
 
@@ -44,26 +40,19 @@ impl Application {
         let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size)).await??;
         let boot = (db.clone(), settings.clone());
         tokio::task::spawn_blocking(move || bootstrap(&boot.0, &boot.1)).await??;
+        let chat = Chat::new(Arc::new(settings.clone()), db);
         if settings.demo {
-            let seed = db.clone();
-            tokio::task::spawn_blocking(move || crate::demo::seed(&seed)).await??;
+            crate::demo::seed(&chat).await?;
         }
         let listener = listen(&settings.bind).map_err(|e| {
             anyhow::anyhow!("cannot listen on {} ({}): {e}", settings.bind, crate::config::where_set("bind"))
         })?;
         let port = listener.local_addr()?.port();
         let state = web::Data::new(AppState {
-            limits: Limits::new(
-                settings.rate_limit_per_minute,
-                settings.typing_per_minute,
-                settings.login_attempts_per_minute,
-            ),
-            hub: Hub::new(settings.channel_capacity),
+            chat,
             auth_cache: AuthCache::new(Duration::from_secs(settings.auth_cache_seconds)),
-            settings: Arc::new(settings),
-            db,
         });
-        state.hub.keep_alive(state.settings.ping_interval());
+        state.chat.hub.keep_alive(state.chat.settings.ping_interval());
         let server = serve(listener, state.clone())?;
         spawn_housekeeping(state.clone());
         Ok(Self { port, server, state })
@@ -81,8 +70,8 @@ impl Application {
     /// clients reconnect elsewhere, then lets open requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let hub = self.state.hub.clone();
-        let grace = Duration::from_secs(self.state.settings.shutdown_timeout_seconds);
+        let hub = self.state.chat.hub.clone();
+        let grace = Duration::from_secs(self.state.chat.settings.shutdown_timeout_seconds);
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
@@ -149,17 +138,17 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
         let app = App::new()
             .wrap(
                 ErrorHandlers::new()
-                    .handler(StatusCode::METHOD_NOT_ALLOWED, crate::error::method_not_allowed)
-                    .handler(StatusCode::RANGE_NOT_SATISFIABLE, crate::error::range_not_satisfiable),
+                    .handler(StatusCode::METHOD_NOT_ALLOWED, crate::api::respond::method_not_allowed)
+                    .handler(StatusCode::RANGE_NOT_SATISFIABLE, crate::api::respond::range_not_satisfiable),
             )
             .wrap(Compress::default())
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())
             .app_data(state.clone())
             .app_data(metrics.clone())
-            .app_data(web::PayloadConfig::new(state.settings.max_json_bytes))
+            .app_data(web::PayloadConfig::new(state.chat.settings.max_json_bytes))
             .configure(crate::api::configure);
-        match &state.settings.web_dir {
+        match &state.chat.settings.web_dir {
             Some(dir) => app.service(actix_files::Files::new("/", dir).index_file("index.html")),
             None => app.default_service(web::get().to(crate::api::web_client::asset)),
         }
@@ -196,8 +185,8 @@ fn spawn_housekeeping(state: web::Data<AppState>) {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let retention = state.settings.event_retention_hours as i64 * 3600 * 1_000_000;
-            let db = state.db.clone();
+            let retention = state.chat.settings.event_retention_hours as i64 * 3600 * 1_000_000;
+            let db = state.chat.db.clone();
             let result = db
                 .run(move |conn| events::prune(conn, now_micros() - retention).map_err(crate::error::ApiError::from))
                 .await;

@@ -3,15 +3,12 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
-use super::{commit, created, ok, Json, Query};
-use crate::auth::accounts::{self, NewAccount};
-use crate::auth::{admin_user, password, public_user, CurrentUser};
-use crate::broker::Notice;
-use crate::domain::{Action, DisplayName, Password};
-use crate::error::{ApiError, ApiResult};
+use super::{created, ok, Json, Query};
+use crate::auth::CurrentUser;
+use crate::chat::users::{self, AccountChange, AccountRequest};
+use crate::domain::UserId;
+use crate::error::ApiResult;
 use crate::startup::AppState;
-use crate::store::models::UserChanges;
-use crate::store::{tokens, users};
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
@@ -25,25 +22,12 @@ pub async fn search_users(
     user: CurrentUser,
     query: Query<SearchQuery>,
 ) -> ApiResult<HttpResponse> {
-    user.may(Action::Browse)?;
     let SearchQuery { q, limit } = query.into_inner();
-    let limit = limit.unwrap_or(50).clamp(1, 200);
-    let rows = state.db.run(move |conn| users::search(conn, q.trim(), limit).map_err(ApiError::from)).await?;
-    Ok(ok(&rows.iter().map(public_user).collect::<Vec<_>>()))
+    Ok(ok(&users::search(&state.chat, user.actor(), q, limit).await?))
 }
 
 pub async fn list_users(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    user.may(Action::ManageUsers)?;
-    let list = state
-        .db
-        .run(move |conn| {
-            let rows = users::all_with_permissions(conn)?;
-            Ok::<_, ApiError>(
-                rows.into_iter().map(|(row, permissions)| admin_user(&row, permissions)).collect::<Vec<_>>(),
-            )
-        })
-        .await?;
-    Ok(ok(&list))
+    Ok(ok(&users::list(&state.chat, user.actor()).await?))
 }
 
 #[derive(Deserialize)]
@@ -61,28 +45,14 @@ pub async fn create_user(
     user: CurrentUser,
     Json(body): Json<CreateUserBody>,
 ) -> ApiResult<HttpResponse> {
-    user.may(Action::ManageUsers)?;
-    let permissions = match &body.permissions {
-        Some(names) => accounts::parse_permissions(names)?,
-        None => state.settings.default_permission_list(),
+    let request = AccountRequest {
+        username: body.username,
+        password: body.password,
+        display_name: body.display_name,
+        permissions: body.permissions,
+        is_admin: body.is_admin.unwrap_or(false),
     };
-    let account = web::block(move || {
-        NewAccount::parse(
-            &body.username,
-            &body.password,
-            body.display_name.as_deref(),
-            body.is_admin.unwrap_or(false),
-            permissions,
-        )
-    })
-    .await
-    .map_err(ApiError::internal)??;
-    let view = commit(&state, move |conn, _| {
-        let row = accounts::create(conn, &account)?;
-        Ok(admin_user(&row, users::permissions(conn, row.id)?))
-    })
-    .await?;
-    Ok(created(&view))
+    Ok(created(&users::create(&state.chat, user.actor(), request).await?))
 }
 
 #[derive(Deserialize)]
@@ -98,46 +68,19 @@ pub struct UpdateUserBody {
 pub async fn update_user(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<i64>,
+    path: web::Path<UserId>,
     Json(body): Json<UpdateUserBody>,
 ) -> ApiResult<HttpResponse> {
-    user.may(Action::ManageUsers)?;
     let id = path.into_inner();
-    if id == user.id && (body.disabled == Some(true) || body.is_admin == Some(false)) {
-        return Err(ApiError::invalid("administrators cannot disable or demote themselves"));
-    }
-    let display_name = body.display_name.as_deref().map(DisplayName::parse).transpose()?;
-    let password_hash = match body.password.as_deref().map(Password::parse).transpose()? {
-        Some(p) => Some(
-            web::block(move || password::hash(p.as_str()))
-                .await
-                .map_err(ApiError::internal)?
-                .map_err(ApiError::internal)?,
-        ),
-        None => None,
-    };
-    let permissions = body.permissions.as_deref().map(accounts::parse_permissions).transpose()?;
-    let changes = UserChanges {
-        display_name: display_name.map(|d| d.as_str().to_owned()),
-        password_hash,
+    let change = AccountChange {
+        display_name: body.display_name,
+        password: body.password,
+        permissions: body.permissions,
         is_admin: body.is_admin,
         disabled: body.disabled,
     };
-    let view = commit(&state, move |conn, outbox| {
-        users::by_id(conn, id).map_err(|_| ApiError::not_found("user"))?;
-        let row = users::update(conn, id, &changes)?;
-        if let Some(permissions) = &permissions {
-            let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-            users::set_permissions(conn, id, &names)?;
-        }
-        if changes.disabled == Some(true) {
-            tokens::delete_sessions_of(conn, id)?;
-            tokens::delete_api_tokens_of(conn, id)?;
-            outbox.push(Notice::UserDisabled { user_id: id });
-        }
-        Ok(admin_user(&row, users::permissions(conn, id)?))
-    })
-    .await?;
+    let view = users::update(&state.chat, user.actor(), id, change).await?;
+    // Sessions are remembered by hash: forget all of this user's, so the change applies now.
     state.auth_cache.forget_user(id);
     Ok(ok(&view))
 }

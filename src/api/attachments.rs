@@ -1,7 +1,7 @@
 //! Attachments: upload with a message, list a room's files, download.
 
 use std::cell::Cell;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::rc::Rc;
 
 use actix_files::NamedFile;
@@ -15,31 +15,16 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 
-use super::commit_then;
-use super::messages::{check_send, insert_and_announce};
 use super::{created, ok, Query};
 use crate::auth::CurrentUser;
-use crate::domain::views::Message;
-use crate::domain::{Action, MessageContent, MessageType};
+use crate::chat::attachments::{self, FileDraft, Variant};
+use crate::domain::{AttachmentId, MessageContent, MessageId, RoomId};
 use crate::error::{ApiError, ApiResult};
 use crate::startup::AppState;
-use crate::store::models::{AttachmentRow, MessageRow, NewAttachment, NewMessage};
-use crate::store::{attachments, now_micros, rooms, DbConn};
-use crate::uploads::{self, Kind, Written};
+use crate::uploads::{self, Staged, Upload, Written};
 
-const LIST_LIMIT: i64 = 50;
 /// Largest text field of the form: room_id, content (10,000 characters), reply_to_id.
 const MAX_TEXT_FIELD: usize = 64 * 1024;
-
-/// One uploaded file, checked and waiting in the temporary folder.
-struct Staged {
-    path: PathBuf,
-    file_name: String,
-    extension: String,
-    kind: Kind,
-    mime: &'static str,
-    thumbnail: Option<PathBuf>,
-}
 
 #[derive(Default)]
 struct Form {
@@ -49,12 +34,6 @@ struct Form {
     files: Vec<Staged>,
 }
 
-/// Everything an upload wrote, and the guard that removes it unless committed.
-struct Upload {
-    files: Vec<Staged>,
-    written: Written,
-}
-
 /// `POST /messages` as `multipart/form-data`: the message and its files, all or nothing.
 pub async fn send_with_files(
     state: web::Data<AppState>,
@@ -62,8 +41,9 @@ pub async fn send_with_files(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    state.limits.message(user.id)?;
-    let settings = state.settings.clone();
+    let user = user.actor();
+    attachments::attempt(&state.chat, &user)?;
+    let settings = state.chat.settings.clone();
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -79,15 +59,14 @@ pub async fn send_with_files(
     let form = read_form(&req, payload, &state, &tmp, &mut written).await?;
 
     let room_id =
-        parse_id("room_id", form.room_id.as_deref())?.ok_or_else(|| ApiError::invalid("room_id is required"))?;
-    let reply_to_id = parse_id("reply_to_id", form.reply_to_id.as_deref())?;
+        RoomId(parse_id("room_id", form.room_id.as_deref())?.ok_or_else(|| ApiError::invalid("room_id is required"))?);
+    let reply_to_id = parse_id("reply_to_id", form.reply_to_id.as_deref())?.map(MessageId);
     let text = form.content.unwrap_or_default();
     let content =
         if form.files.is_empty() { MessageContent::parse(&text) } else { MessageContent::parse_optional(&text) }?;
 
     // Refuse strangers before spending any work on their images.
-    let asker = user.clone();
-    state.db.run(move |conn| check_send(conn, &asker, room_id, reply_to_id)).await?;
+    attachments::may_send(&state.chat, &user, room_id, reply_to_id).await?;
 
     let max_pixels = settings.max_image_pixels;
     let mut upload = Upload { files: form.files, written };
@@ -105,31 +84,7 @@ pub async fn send_with_files(
     .await
     .map_err(ApiError::internal)??;
 
-    let uploads_dir = settings.uploads_dir.clone();
-    // The files are kept only once the transaction has committed: a failure anywhere, even
-    // in the commit itself, drops `upload` and so removes them.
-    let (message, _) = commit_then(
-        &state,
-        move |conn, outbox| {
-            let mut upload = upload;
-            check_send(conn, &user, room_id, reply_to_id)?;
-            let message_type = if upload.files.is_empty() { MessageType::Text } else { MessageType::File };
-            let new = NewMessage {
-                room_id,
-                sender_id: user.id,
-                content: content.as_str(),
-                message_type: message_type.as_str(),
-                reply_to_id,
-                created_at: now_micros(),
-            };
-            let message = insert_and_announce(conn, outbox, &new, Some(&user.display_name), |conn, row| {
-                store_files(conn, row, &uploads_dir, &mut upload)
-            })?;
-            Ok((message, upload))
-        },
-        |(_, upload): &mut (Message, Upload)| upload.written.keep(),
-    )
-    .await?;
+    let message = attachments::send(&state.chat, user, FileDraft { room_id, content, reply_to_id, upload }).await?;
     Ok(created(&message))
 }
 
@@ -154,7 +109,7 @@ async fn read_form(
     tmp: &Path,
     written: &mut Written,
 ) -> ApiResult<Form> {
-    let settings = &state.settings;
+    let settings = &state.chat.settings;
     let max_total = settings.max_upload_bytes;
     let overflow = Rc::new(Cell::new(false));
     let mut seen: u64 = 0;
@@ -272,91 +227,27 @@ async fn stage_file(
     Ok(Staged { path, file_name, extension, kind, mime, thumbnail: None })
 }
 
-/// Moves the files into the message's folder and records them; runs inside the
-/// transaction that inserted the message.
-fn store_files(conn: &mut DbConn, message: &MessageRow, uploads_dir: &Path, upload: &mut Upload) -> ApiResult<()> {
-    if upload.files.is_empty() {
-        return Ok(());
-    }
-    let dir = uploads::message_dir(uploads_dir, message.room_id, message.id);
-    upload.written.dir(dir.clone());
-    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
-    let now = now_micros();
-    for file in &upload.files {
-        let stored_name = uploads::random_name(&file.extension);
-        let target = dir.join(&stored_name);
-        std::fs::rename(&file.path, &target).map_err(ApiError::internal)?;
-        let file_size = std::fs::metadata(&target).map_err(ApiError::internal)?.len();
-        let thumbnail_name = match &file.thumbnail {
-            Some(thumbnail) => {
-                let name = format!("{stored_name}.jpg");
-                let thumbnails = dir.join("thumbnails");
-                std::fs::create_dir_all(&thumbnails).map_err(ApiError::internal)?;
-                std::fs::rename(thumbnail, thumbnails.join(&name)).map_err(ApiError::internal)?;
-                Some(name)
-            }
-            None => None,
-        };
-        attachments::insert(
-            conn,
-            &NewAttachment {
-                message_id: message.id,
-                room_id: message.room_id,
-                file_name: &file.file_name,
-                stored_name: &stored_name,
-                file_size: i64::try_from(file_size).unwrap_or(i64::MAX),
-                file_type: file.mime,
-                file_extension: &file.extension,
-                thumbnail_name: thumbnail_name.as_deref(),
-                created_at: now,
-            },
-        )?;
-    }
-    Ok(())
-}
-
 #[derive(Deserialize)]
 pub struct ListQuery {
-    before: Option<i64>,
+    before: Option<AttachmentId>,
 }
 
 /// `GET /rooms/{id}/attachments`: the files shared in a room, newest first.
 pub async fn list(
     state: web::Data<AppState>,
     user: CurrentUser,
-    path: web::Path<i64>,
+    path: web::Path<RoomId>,
     query: Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
-    let room_id = path.into_inner();
     let before = query.into_inner().before;
-    let list = state
-        .db
-        .run(move |conn| {
-            let (_, role) = super::rooms::room_and_role(conn, room_id, user.id)?;
-            user.may(Action::ReadRoom(role))?;
-            let rows = attachments::for_room(conn, room_id, before, LIST_LIMIT)?;
-            Ok::<_, ApiError>(rows.iter().map(attachments::view).collect::<Vec<_>>())
-        })
-        .await?;
-    Ok(ok(&list))
-}
-
-/// The attachment, when the caller may read its room; 404 for everyone else.
-fn readable(conn: &mut DbConn, user: &CurrentUser, id: i64) -> ApiResult<AttachmentRow> {
-    let row = attachments::live_by_id(conn, id)?.ok_or_else(|| ApiError::not_found("attachment"))?;
-    let role = rooms::role_of(conn, row.room_id, user.id)?;
-    user.may(Action::ReadRoom(role)).map_err(|err| match err {
-        ApiError::Forbidden(_) => err,
-        _ => ApiError::not_found("attachment"),
-    })?;
-    Ok(row)
+    Ok(ok(&attachments::list(&state.chat, user.actor(), path.into_inner(), before).await?))
 }
 
 pub async fn download(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
-    path: web::Path<i64>,
+    path: web::Path<AttachmentId>,
 ) -> ApiResult<HttpResponse> {
     serve_stored(state, user, req, path.into_inner(), Variant::Original).await
 }
@@ -365,42 +256,21 @@ pub async fn thumbnail(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
-    path: web::Path<i64>,
+    path: web::Path<AttachmentId>,
 ) -> ApiResult<HttpResponse> {
     serve_stored(state, user, req, path.into_inner(), Variant::Thumbnail).await
 }
 
-#[derive(Clone, Copy)]
-enum Variant {
-    Original,
-    Thumbnail,
-}
-
-/// Checks the caller may read the attachment, opens the stored file (or its thumbnail)
-/// and serves it.
+/// Serves the stored file (or its thumbnail) of an attachment the caller may read.
 async fn serve_stored(
     state: web::Data<AppState>,
     user: CurrentUser,
     req: HttpRequest,
-    id: i64,
+    id: AttachmentId,
     variant: Variant,
 ) -> ApiResult<HttpResponse> {
-    let uploads_dir = state.settings.uploads_dir.clone();
-    let (row, file) = state
-        .db
-        .run(move |conn| {
-            let row = readable(conn, &user, id)?;
-            let path = match variant {
-                Variant::Original => uploads::file_path(&uploads_dir, row.room_id, row.message_id, &row.stored_name),
-                Variant::Thumbnail => {
-                    let name = row.thumbnail_name.as_deref().ok_or_else(|| ApiError::not_found("thumbnail"))?;
-                    uploads::thumbnail_path(&uploads_dir, row.room_id, row.message_id, name)
-                }
-            };
-            let file = open(&path)?;
-            Ok::<_, ApiError>((row, file))
-        })
-        .await?;
+    let (row, path) = attachments::locate(&state.chat, user.actor(), id, variant).await?;
+    let file = web::block(move || open(&path)).await.map_err(ApiError::internal)??;
     Ok(match variant {
         Variant::Original => {
             let inline = uploads::is_inline_image(&row.file_type);

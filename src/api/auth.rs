@@ -5,7 +5,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{created, no_content, ok, Json, OptionalJson};
-use crate::auth::{password, public_user, secret, Credential, CurrentUser, SESSION_COOKIE, TOKEN_PREFIX};
+use crate::auth::{password, secret, Credential, CurrentUser, SESSION_COOKIE, TOKEN_PREFIX};
+use crate::chat::views::public_user;
 use crate::domain::views::{CreatedToken, TokenInfo};
 use crate::domain::{format_time, TokenName};
 use crate::error::{ApiError, ApiResult};
@@ -28,10 +29,11 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
     let username = body.username.trim().to_lowercase();
-    state.limits.login_allowed(ip, &username)?;
-    let session_days = i64::from(state.settings.session_days);
+    state.chat.limits.login_allowed(ip, &username)?;
+    let session_days = i64::from(state.chat.settings.session_days);
     let name = username.clone();
     let outcome = state
+        .chat
         .db
         .run(move |conn| {
             let Some(user) = users::by_username(conn, &name)? else {
@@ -48,15 +50,15 @@ pub async fn login(
         })
         .await?;
     let Some((user, token)) = outcome else {
-        state.limits.login_failed(ip, &username);
+        state.chat.limits.login_failed(ip, &username);
         return Err(ApiError::UnauthenticatedBecause(BAD_LOGIN));
     };
-    tracing::Span::current().record("user_id", user.id);
+    tracing::Span::current().record("user_id", user.id.get());
     let cookie = Cookie::build(SESSION_COOKIE, token)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.settings.secure_cookies)
+        .secure(state.chat.settings.secure_cookies)
         .max_age(CookieDuration::days(session_days))
         .finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(serde_json::json!({ "user": public_user(&user) })))
@@ -65,7 +67,7 @@ pub async fn login(
 pub async fn logout(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
     if let Credential::Session(hash) = user.credential {
         state.auth_cache.forget(&hash);
-        state.db.run(move |conn| tokens::delete_session(conn, &hash).map_err(ApiError::from)).await?;
+        state.chat.db.run(move |conn| tokens::delete_session(conn, &hash).map_err(ApiError::from)).await?;
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).finish();
     gone.make_removal();
@@ -94,13 +96,16 @@ pub async fn create_token(
         Some(name) => TokenName::parse(&name)?.into_string(),
     };
     let (token, hash) = secret::generate(TOKEN_PREFIX);
-    let id =
-        state.db.run(move |conn| tokens::create_api_token(conn, user.id, &name, &hash).map_err(ApiError::from)).await?;
+    let id = state
+        .chat
+        .db
+        .run(move |conn| tokens::create_api_token(conn, user.id, &name, &hash).map_err(ApiError::from))
+        .await?;
     Ok(created(&CreatedToken { id, token }))
 }
 
 pub async fn list_tokens(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    let rows = state.db.run(move |conn| tokens::list_api_tokens(conn, user.id).map_err(ApiError::from)).await?;
+    let rows = state.chat.db.run(move |conn| tokens::list_api_tokens(conn, user.id).map_err(ApiError::from)).await?;
     let list: Vec<TokenInfo> = rows
         .into_iter()
         .map(|(id, name, created_at, last_used_at)| TokenInfo {
@@ -120,7 +125,8 @@ pub async fn revoke_token(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     let user_id = user.id;
-    let found = state.db.run(move |conn| tokens::revoke_api_token(conn, user_id, id).map_err(ApiError::from)).await?;
+    let found =
+        state.chat.db.run(move |conn| tokens::revoke_api_token(conn, user_id, id).map_err(ApiError::from)).await?;
     // The cache knows credentials by hash, not by token id: forget all of this user's.
     state.auth_cache.forget_user(user_id);
     if found {

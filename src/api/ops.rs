@@ -13,7 +13,7 @@ pub async fn healthz() -> HttpResponse {
 }
 
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.db.clone();
+    let db = state.chat.db.clone();
     match web::block(move || db.is_ready()).await {
         Ok(true) => HttpResponse::Ok().json(json!({"status": "ready"})),
         _ => HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"})),
@@ -25,10 +25,10 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
     req: HttpRequest,
 ) -> ApiResult<HttpResponse> {
-    if state.settings.metrics_loopback_only && !req.peer_addr().is_some_and(|a| a.ip().is_loopback()) {
+    if state.chat.settings.metrics_loopback_only && !req.peer_addr().is_some_and(|a| a.ip().is_loopback()) {
         return Err(ApiError::Forbidden("metrics are served to loopback addresses only".into()));
     }
-    if let Some(token) = &state.settings.metrics_token {
+    if let Some(token) = &state.chat.settings.metrics_token {
         let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         if given != Some(format!("Bearer {token}").as_str()) {
             return Err(ApiError::Unauthenticated);
@@ -36,5 +36,5 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&state.db, &state.hub)))
+        .body(metrics.render(&state.chat.db, &state.chat.hub)))
 }

@@ -5,6 +5,7 @@
 //! effect at once; changes made by another process (the CLI, another instance) within
 //! the time to live.
 
+use crate::domain::UserId;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use crate::domain::Permission;
 /// What the extractor needs to build a `CurrentUser`.
 #[derive(Debug, Clone)]
 pub struct Known {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub is_admin: bool,
@@ -63,7 +64,7 @@ impl AuthCache {
     }
 
     /// Forgets every credential of a user (account changed, token revoked).
-    pub fn forget_user(&self, user_id: i64) {
+    pub fn forget_user(&self, user_id: UserId) {
         self.entries().retain(|_, (_, known)| known.id != user_id);
     }
 }
@@ -73,7 +74,7 @@ mod tests {
     use super::*;
 
     fn known(id: i64) -> Known {
-        Known { id, username: "u".into(), display_name: "U".into(), is_admin: false, permissions: vec![] }
+        Known { id: UserId(id), username: "u".into(), display_name: "U".into(), is_admin: false, permissions: vec![] }
     }
 
     #[test]
@@ -82,10 +83,10 @@ mod tests {
         cache.put("a".into(), known(1));
         cache.put("b".into(), known(1));
         cache.put("c".into(), known(2));
-        assert_eq!(cache.get("a").map(|k| k.id), Some(1));
+        assert_eq!(cache.get("a").map(|k| k.id), Some(UserId(1)));
         cache.forget("a");
         assert!(cache.get("a").is_none());
-        cache.forget_user(1);
+        cache.forget_user(UserId(1));
         assert!(cache.get("b").is_none());
         assert!(cache.get("c").is_some());
         let off = AuthCache::new(Duration::ZERO);

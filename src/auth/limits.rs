@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
+use crate::domain::UserId;
 use crate::error::ApiError;
 
 type LoginKey = (IpAddr, String);
 
 pub struct Limits {
-    messages: Option<DefaultKeyedRateLimiter<i64>>,
-    typing: DefaultKeyedRateLimiter<i64>,
+    messages: Option<DefaultKeyedRateLimiter<UserId>>,
+    typing: DefaultKeyedRateLimiter<UserId>,
     /// One cell fewer than the failures allowed, so that the last allowed failure is the one
     /// the limiter refuses and locks the key; `None` when one failure locks it.
     login_failures: Option<DefaultKeyedRateLimiter<LoginKey>>,
@@ -46,7 +47,7 @@ impl Limits {
         }
     }
 
-    pub fn message(&self, user_id: i64) -> Result<(), ApiError> {
+    pub fn message(&self, user_id: UserId) -> Result<(), ApiError> {
         match &self.messages {
             Some(limiter) => limiter
                 .check_key(&user_id)
@@ -55,7 +56,7 @@ impl Limits {
         }
     }
 
-    pub fn typing(&self, user_id: i64) -> Result<(), ApiError> {
+    pub fn typing(&self, user_id: UserId) -> Result<(), ApiError> {
         self.typing
             .check_key(&user_id)
             .map_err(|not_until| refused(not_until.wait_time_from(DefaultClock::default().now())))
@@ -99,13 +100,13 @@ mod tests {
     #[test]
     fn messages_are_limited_per_user() {
         let limits = Limits::new(2, 1, 1);
-        assert!(limits.message(1).is_ok());
-        assert!(limits.message(1).is_ok());
-        assert!(matches!(limits.message(1), Err(ApiError::RateLimited { .. })));
-        assert!(limits.message(2).is_ok());
+        assert!(limits.message(UserId(1)).is_ok());
+        assert!(limits.message(UserId(1)).is_ok());
+        assert!(matches!(limits.message(UserId(1)), Err(ApiError::RateLimited { .. })));
+        assert!(limits.message(UserId(2)).is_ok());
         let off = Limits::new(0, 1, 1);
         for _ in 0..1000 {
-            assert!(off.message(1).is_ok());
+            assert!(off.message(UserId(1)).is_ok());
         }
     }
 

@@ -14,12 +14,12 @@ use actix_web::dev::Payload;
 use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::domain::permissions::{authorize, Action, Grants};
+use crate::chat::{views, Actor};
 use crate::domain::views::User;
-use crate::domain::Permission;
+use crate::domain::{Permission, UserId};
 use crate::error::ApiError;
 use crate::startup::AppState;
-use crate::store::{models::UserRow, tokens, users};
+use crate::store::{tokens, users};
 
 pub const SESSION_COOKIE: &str = "causerie_session";
 pub const TOKEN_PREFIX: &str = "cau_";
@@ -35,7 +35,7 @@ pub enum Credential {
 /// The authenticated caller, handed to every handler that needs one.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub is_admin: bool,
@@ -43,61 +43,21 @@ pub struct CurrentUser {
     pub credential: Credential,
 }
 
-impl Grants for CurrentUser {
-    fn is_admin(&self) -> bool {
-        self.is_admin
-    }
-
-    fn holds(&self, permission: Permission) -> bool {
-        self.permissions.contains(&permission)
-    }
-}
-
 impl CurrentUser {
-    /// Checks an action against the permission matrix.
-    pub fn may(&self, action: Action) -> Result<(), ApiError> {
-        authorize(self, action).map_err(ApiError::from)
+    /// The caller as the use cases know them.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            id: self.id,
+            display_name: self.display_name.clone(),
+            is_admin: self.is_admin,
+            permissions: self.permissions.clone(),
+        }
     }
 
     /// The contract's `User` with permissions (for `/me`).
     pub fn view(&self) -> User {
-        let held = self.permissions.iter().map(|p| p.as_str().to_owned()).collect();
-        User {
-            id: self.id,
-            username: self.username.clone(),
-            display_name: self.display_name.clone(),
-            is_admin: self.is_admin,
-            permissions: Some(shown_permissions(self.is_admin, held)),
-            disabled: None,
-        }
+        views::me(self.id, &self.username, &self.display_name, self.is_admin, &self.permissions)
     }
-}
-
-/// The permissions a `User` shows: an admin holds all of them, whatever is stored.
-fn shown_permissions(is_admin: bool, held: Vec<String>) -> Vec<String> {
-    if is_admin {
-        Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()
-    } else {
-        held
-    }
-}
-
-/// The public `User` shape of a row (no permissions).
-pub fn public_user(row: &UserRow) -> User {
-    User {
-        id: row.id,
-        username: row.username.clone(),
-        display_name: row.display_name.clone(),
-        is_admin: row.is_admin,
-        permissions: None,
-        disabled: None,
-    }
-}
-
-/// The admin `User` shape of a row: with the permissions it holds (all, for an admin) and
-/// whether it is disabled.
-pub fn admin_user(row: &UserRow, held: Vec<String>) -> User {
-    User { permissions: Some(shown_permissions(row.is_admin, held)), disabled: Some(row.disabled), ..public_user(row) }
 }
 
 /// The token of an `Authorization: Bearer …` header. A header of another scheme is not
@@ -140,8 +100,12 @@ pub async fn authenticate(state: &AppState, credential: Credential, hash: String
         None => {
             let via_session = matches!(credential, Credential::Session(_));
             let key = hash.clone();
-            let known =
-                state.db.run(move |conn| lookup(conn, &key, via_session)).await?.ok_or(ApiError::Unauthenticated)?;
+            let known = state
+                .chat
+                .db
+                .run(move |conn| lookup(conn, &key, via_session))
+                .await?
+                .ok_or(ApiError::Unauthenticated)?;
             state.auth_cache.put(hash, known.clone());
             known
         }
@@ -185,7 +149,7 @@ impl FromRequest for CurrentUser {
         let credential = credential(authorization, cookie.as_ref().map(|c| c.value()));
         let csrf = match &credential {
             Ok(Some((Credential::Session(_), _))) if changes_state(req.method()) => {
-                let public_url = state.as_ref().and_then(|s| s.settings.public_url.clone());
+                let public_url = state.as_ref().and_then(|s| s.chat.settings.public_url.clone());
                 csrf::check(req, public_url.as_deref())
             }
             _ => Ok(()),
@@ -196,7 +160,7 @@ impl FromRequest for CurrentUser {
             let user = authenticate(&state, credential, hash).await?;
             // Authentication first: a stranger learns nothing from a CSRF refusal.
             csrf?;
-            tracing::Span::current().record("user_id", user.id);
+            tracing::Span::current().record("user_id", user.id.get());
             Ok(user)
         })
     }

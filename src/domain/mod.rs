@@ -1,18 +1,20 @@
 //! Validated input types and the chat's rules. No I/O here.
 
+pub mod events;
+pub mod ids;
+pub mod input;
 pub mod permissions;
 pub mod views;
 
+pub use events::{EventKind, PassingEvent, RoomEvent};
+pub use ids::{AttachmentId, MessageId, RoomId, UserId};
+pub use input::{parse_json, parse_query, InvalidInput};
 pub use permissions::{Action, Permission};
 
-/// Why an input was refused; the message names the field.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct InvalidInput(pub String);
+/// Where the HTTP API lives; views carry links under it.
+pub const API_PREFIX: &str = "/chat/api";
 
-fn invalid(message: impl Into<String>) -> InvalidInput {
-    InvalidInput(message.into())
-}
+use input::invalid;
 
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident, $field:literal { $($variant:ident => $text:literal),+ $(,)? }) => {
@@ -27,7 +29,7 @@ macro_rules! text_enum {
                 match self { $($name::$variant => $text),+ }
             }
 
-            pub fn parse(text: &str) -> Result<Self, InvalidInput> {
+            pub fn parse(text: &str) -> Result<Self, $crate::domain::InvalidInput> {
                 match text {
                     $($text => Ok($name::$variant),)+
                     _ => Err($crate::domain::InvalidInput(format!(
@@ -41,6 +43,12 @@ macro_rules! text_enum {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
             }
         }
     };
@@ -213,15 +221,15 @@ pub fn excerpt(content: &str) -> String {
 }
 
 /// The key that makes one direct room per pair of users, whichever asks first.
-pub fn direct_key(a: i64, b: i64) -> String {
+pub fn direct_key(a: UserId, b: UserId) -> String {
     format!("{}:{}", a.min(b), a.max(b))
 }
 
 /// The other user of a direct room's key, as seen by `me`; `None` when `me` is not one of
 /// the pair.
-pub fn direct_peer(key: &str, me: i64) -> Option<i64> {
+pub fn direct_peer(key: &str, me: UserId) -> Option<UserId> {
     let (low, high) = key.split_once(':')?;
-    let (low, high) = (low.parse::<i64>().ok()?, high.parse::<i64>().ok()?);
+    let (low, high) = (UserId(low.parse().ok()?), UserId(high.parse().ok()?));
     if me == low {
         Some(high)
     } else if me == high {
@@ -272,12 +280,12 @@ mod tests {
 
     #[test]
     fn the_peer_of_a_direct_key_is_the_other_user() {
-        let key = direct_key(7, 3);
+        let key = direct_key(UserId(7), UserId(3));
         assert_eq!(key, "3:7");
-        assert_eq!(direct_peer(&key, 3), Some(7));
-        assert_eq!(direct_peer(&key, 7), Some(3));
-        assert_eq!(direct_peer(&key, 5), None);
-        assert_eq!(direct_peer("junk", 3), None);
+        assert_eq!(direct_peer(&key, UserId(3)), Some(UserId(7)));
+        assert_eq!(direct_peer(&key, UserId(7)), Some(UserId(3)));
+        assert_eq!(direct_peer(&key, UserId(5)), None);
+        assert_eq!(direct_peer("junk", UserId(3)), None);
     }
 
     #[test]
@@ -301,7 +309,7 @@ mod tests {
     fn excerpts_and_keys() {
         assert_eq!(excerpt("short"), "short");
         assert_eq!(excerpt(&"x".repeat(150)).chars().count(), 101);
-        assert_eq!(direct_key(9, 2), "2:9");
+        assert_eq!(direct_key(UserId(9), UserId(2)), "2:9");
         assert_eq!(format_time(0), "1970-01-01T00:00:00.000Z");
     }
 }

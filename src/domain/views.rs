@@ -3,9 +3,11 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::{AttachmentId, MessageId, MessageType, Role, RoomId, RoomType, UserId};
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub is_admin: bool,
@@ -19,21 +21,23 @@ pub struct User {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Member {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub username: String,
     pub display_name: String,
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: Role,
     pub last_read_at: Option<String>,
     pub is_muted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Room {
-    pub id: i64,
+    pub id: RoomId,
     /// For a direct room, the other member's display name.
     pub name: String,
-    pub room_type: String,
-    pub created_by_id: i64,
+    #[schema(value_type = String)]
+    pub room_type: RoomType,
+    pub created_by_id: UserId,
     pub created_at: String,
     pub updated_at: String,
     /// The caller's fields; absent in `room_updated` events, which every member receives.
@@ -41,7 +45,7 @@ pub struct Room {
     /// false and `unread_count` 0.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
-    pub my_role: Option<Option<String>>,
+    pub my_role: Option<Option<Role>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub is_muted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,15 +59,15 @@ pub struct Room {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReplyTo {
-    pub id: i64,
+    pub id: MessageId,
     pub sender_name: String,
     pub excerpt: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Attachment {
-    pub id: i64,
-    pub message_id: i64,
+    pub id: AttachmentId,
+    pub message_id: MessageId,
     pub file_name: String,
     pub file_size: i64,
     pub file_type: String,
@@ -74,13 +78,14 @@ pub struct Attachment {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
-    pub id: i64,
-    pub room_id: i64,
-    pub sender_id: i64,
+    pub id: MessageId,
+    pub room_id: RoomId,
+    pub sender_id: UserId,
     pub sender_name: String,
     pub content: String,
-    pub message_type: String,
-    pub reply_to_id: Option<i64>,
+    #[schema(value_type = String)]
+    pub message_type: MessageType,
+    pub reply_to_id: Option<MessageId>,
     pub reply_to: Option<ReplyTo>,
     pub is_edited: bool,
     pub is_deleted: bool,
@@ -97,35 +102,35 @@ pub struct MessagePage {
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Receipt {
-    pub user_id: i64,
+    pub user_id: UserId,
     pub display_name: String,
     pub read_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MessageDeleted {
-    pub id: i64,
-    pub room_id: i64,
+    pub id: MessageId,
+    pub room_id: RoomId,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ReadMarked {
-    pub room_id: i64,
-    pub user_id: i64,
-    pub message_id: i64,
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub message_id: MessageId,
     pub read_at: String,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemberChanged {
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub member: Member,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Typing {
-    pub room_id: i64,
-    pub user_id: i64,
+    pub room_id: RoomId,
+    pub user_id: UserId,
     pub display_name: String,
 }
 

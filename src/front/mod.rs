@@ -36,7 +36,7 @@ pub struct Front {
 
 impl Front {
     pub fn new(state: actix_web::web::Data<AppState>, metrics: actix_web::web::Data<Metrics>) -> std::io::Result<Self> {
-        let threads = match state.settings.stream_threads {
+        let threads = match state.chat.settings.stream_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1),
             n => n,
         };
@@ -101,7 +101,7 @@ where
         + 'static,
     B: actix_web::body::MessageBody + 'static,
 {
-    let settings = front.state.settings.clone();
+    let settings = front.state.chat.settings.clone();
     let addr = listener.local_addr()?;
     let mut builder = Server::build().disable_signals().shutdown_timeout(settings.shutdown_timeout_seconds);
     if settings.workers > 0 {

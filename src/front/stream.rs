@@ -14,9 +14,9 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 use super::Front;
-use crate::api::stream::{prepare, StreamQuery};
 use crate::auth::{self, SESSION_COOKIE};
 use crate::broker::Subscriber;
+use crate::chat::streams;
 
 const PATH: &str = "/chat/api/stream";
 const REQUEST_LINE_START: &[u8] = b"GET /chat/api/stream";
@@ -150,14 +150,14 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
     Parsed::Stream(request)
 }
 
-/// Authenticates and subscribes the request, as `api::stream::open` does.
+/// Authenticates and subscribes the request, through the same use case as the API's
+/// stream handler.
 pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
     let (credential, hash) = auth::credential(request.authorization.as_deref(), request.session.as_deref()).ok()??;
     let user = auth::authenticate(&front.state, credential, hash).await.ok()?;
-    let query: StreamQuery = crate::api::parse_query(&request.query).ok()?;
-    let user_id = user.id;
-    let subscriber = prepare(&front.state, user, query, request.last_event_id.clone()).await.ok()?;
-    tracing::debug!(user_id, "stream opened");
+    let asked = streams::StreamRequest::parse(&request.query, request.last_event_id.clone()).ok()?;
+    let subscriber = streams::open(&front.state.chat, user.actor(), asked).await.ok()?;
+    tracing::debug!(user_id = user.id.get(), "stream opened");
     Some(subscriber)
 }
 

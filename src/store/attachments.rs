@@ -5,14 +5,14 @@ use diesel::prelude::*;
 use super::models::{AttachmentRow, NewAttachment};
 use super::schema::{chat_attachments, chat_messages};
 use super::{DbConn, QueryResult};
-use crate::domain::views::Attachment;
+use crate::domain::{AttachmentId, MessageId, RoomId};
 
 pub fn insert(conn: &mut DbConn, new: &NewAttachment<'_>) -> QueryResult<AttachmentRow> {
     diesel::insert_into(chat_attachments::table).values(new).returning(chat_attachments::all_columns).get_result(conn)
 }
 
 /// An attachment of a message that is not deleted.
-pub fn live_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<AttachmentRow>> {
+pub fn live_by_id(conn: &mut DbConn, id: AttachmentId) -> QueryResult<Option<AttachmentRow>> {
     chat_attachments::table
         .inner_join(chat_messages::table)
         .filter(chat_attachments::id.eq(id))
@@ -22,7 +22,7 @@ pub fn live_by_id(conn: &mut DbConn, id: i64) -> QueryResult<Option<AttachmentRo
         .optional()
 }
 
-pub fn for_messages(conn: &mut DbConn, message_ids: &[i64]) -> QueryResult<Vec<AttachmentRow>> {
+pub fn for_messages(conn: &mut DbConn, message_ids: &[MessageId]) -> QueryResult<Vec<AttachmentRow>> {
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -34,7 +34,12 @@ pub fn for_messages(conn: &mut DbConn, message_ids: &[i64]) -> QueryResult<Vec<A
 }
 
 /// The files of a room's messages that are not deleted, newest first.
-pub fn for_room(conn: &mut DbConn, room_id: i64, before: Option<i64>, limit: i64) -> QueryResult<Vec<AttachmentRow>> {
+pub fn for_room(
+    conn: &mut DbConn,
+    room_id: RoomId,
+    before: Option<AttachmentId>,
+    limit: i64,
+) -> QueryResult<Vec<AttachmentRow>> {
     let mut query = chat_attachments::table
         .inner_join(chat_messages::table)
         .filter(chat_attachments::room_id.eq(room_id))
@@ -50,7 +55,7 @@ pub fn for_room(conn: &mut DbConn, room_id: i64, before: Option<i64>, limit: i64
 }
 
 /// `(room_id, message_id, stored name, thumbnail name, message deleted)`.
-pub type StoredFile = (i64, i64, String, Option<String>, bool);
+pub type StoredFile = (RoomId, MessageId, String, Option<String>, bool);
 
 /// Every stored file, for the orphan sweep.
 pub fn all_stored(conn: &mut DbConn) -> QueryResult<Vec<StoredFile>> {
@@ -64,17 +69,4 @@ pub fn all_stored(conn: &mut DbConn) -> QueryResult<Vec<StoredFile>> {
             chat_messages::is_deleted,
         ))
         .load(conn)
-}
-
-pub fn view(row: &AttachmentRow) -> Attachment {
-    Attachment {
-        id: row.id,
-        message_id: row.message_id,
-        file_name: row.file_name.clone(),
-        file_size: row.file_size,
-        file_type: row.file_type.clone(),
-        file_extension: row.file_extension.clone(),
-        url: format!("/chat/api/attachments/{}", row.id),
-        thumbnail_url: row.thumbnail_name.as_ref().map(|_| format!("/chat/api/attachments/{}/thumbnail", row.id)),
-    }
 }

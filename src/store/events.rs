@@ -1,39 +1,34 @@
 //! The event log (`chat_events`): appended in the transaction of each change, read back
 //! to catch up a stream.
 
-use std::sync::Arc;
-
 use diesel::prelude::*;
-use serde::Serialize;
 
 use super::models::EventRow;
 use super::schema::{chat_event_counter, chat_events, chat_room_members};
-use super::{now_micros, DbConn, QueryError, QueryResult};
-use crate::broker::{Event, Notice, Outbox};
+use super::{now_micros, DbConn, QueryResult};
+use crate::domain::{EventKind, RoomId, UserId};
 
-/// Appends an event and queues it for publishing after commit. Ids must commit in id order
-/// (a stream that saw 101 must not miss 100): SQLite has one writer at a time, so the
-/// table's own `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances
-/// write at once, the id comes from the one counter row, whose row lock orders them.
-pub fn record(
+/// Appends an event to the log; returns its id. Ids must commit in id order (a stream that
+/// saw 101 must not miss 100): SQLite has one writer at a time, so the table's own
+/// `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances write at once,
+/// the id comes from the one counter row, whose row lock orders them.
+pub fn insert(
     conn: &mut DbConn,
-    outbox: &mut Outbox,
-    room_id: i64,
-    kind: &str,
-    payload: &impl Serialize,
-    target_user_id: Option<i64>,
+    room_id: RoomId,
+    kind: EventKind,
+    payload: &str,
+    target_user_id: Option<UserId>,
 ) -> QueryResult<i64> {
-    let payload = serde_json::to_string(payload).map_err(|e| QueryError::SerializationError(Box::new(e)))?;
     let row = (
         chat_events::room_id.eq(room_id),
-        chat_events::kind.eq(kind),
-        chat_events::payload.eq(&payload),
+        chat_events::kind.eq(kind.as_str()),
+        chat_events::payload.eq(payload),
         chat_events::target_user_id.eq(target_user_id),
         chat_events::created_at.eq(now_micros()),
     );
-    let id = match conn {
+    match conn {
         DbConn::Sqlite(c) => {
-            diesel::insert_into(chat_events::table).values(row).returning(chat_events::id).get_result(c)?
+            diesel::insert_into(chat_events::table).values(row).returning(chat_events::id).get_result(c)
         }
         DbConn::Pg(c) => {
             let id: i64 = diesel::update(chat_event_counter::table)
@@ -41,11 +36,9 @@ pub fn record(
                 .returning(chat_event_counter::last_id)
                 .get_result(c)?;
             diesel::insert_into(chat_events::table).values((chat_events::id.eq(id), row)).execute(c)?;
-            id
+            Ok(id)
         }
-    };
-    outbox.push(Notice::Event(Arc::new(Event::stored(id, room_id, kind, &payload))));
-    Ok(id)
+    }
 }
 
 /// `(pruned_through, last_id)`: a stream may resume from any id in between. On SQLite the
@@ -68,8 +61,8 @@ pub fn bounds(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
 /// member of (or of `room_id` alone), and those addressed to them (their own removal).
 pub fn visible_after(
     conn: &mut DbConn,
-    user_id: i64,
-    room_id: Option<i64>,
+    user_id: UserId,
+    room_id: Option<RoomId>,
     after_id: i64,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
@@ -145,8 +138,7 @@ mod tests {
         assert_eq!(prune(&mut conn, 1_000).unwrap(), 2, "all of them are old");
         assert_eq!(bounds(&mut conn).unwrap(), (4, 4), "the newest id outlives its event");
         // The next event continues the ids, although the log is empty.
-        let mut outbox = Outbox::default();
-        let id = record(&mut conn, &mut outbox, 1, "new_message", &serde_json::json!({}), None).unwrap();
+        let id = insert(&mut conn, RoomId(1), EventKind::NewMessage, "{}", None).unwrap();
         assert_eq!(id, 5);
         assert_eq!(bounds(&mut conn).unwrap(), (4, 5));
     }

@@ -34,6 +34,7 @@ pub mod reads;
 pub mod rooms;
 pub mod schema;
 pub mod tokens;
+pub mod types;
 pub mod users;
 
 use std::time::Duration;
@@ -555,8 +556,8 @@ mod tests {
             conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
             let mut conn = DbConn::Sqlite(conn);
             assert_eq!(events::bounds(&mut conn).unwrap(), (pruned_through, last_id));
-            let mut outbox = crate::broker::Outbox::default();
-            let id = events::record(&mut conn, &mut outbox, 1, "x", &serde_json::json!({}), None).unwrap();
+            let id = events::insert(&mut conn, crate::domain::RoomId(1), crate::domain::EventKind::Read, "{}", None)
+                .unwrap();
             assert_eq!(id, next);
             assert_eq!(events::bounds(&mut conn).unwrap(), (pruned_through, next));
             let kept: Vec<i64> = schema::chat_events::table

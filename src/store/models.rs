@@ -4,11 +4,12 @@
 use diesel::prelude::*;
 
 use super::schema::*;
+use crate::domain::{AttachmentId, MessageId, MessageType, Role, RoomId, RoomType, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
 pub struct UserRow {
-    pub id: i64,
+    pub id: UserId,
     pub username: String,
     pub display_name: String,
     pub password_hash: String,
@@ -40,10 +41,10 @@ pub struct UserChanges {
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = chat_rooms)]
 pub struct RoomRow {
-    pub id: i64,
+    pub id: RoomId,
     pub name: String,
-    pub room_type: String,
-    pub created_by_id: i64,
+    pub room_type: RoomType,
+    pub created_by_id: UserId,
     pub direct_key: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -56,8 +57,8 @@ pub struct RoomRow {
 #[diesel(table_name = chat_rooms)]
 pub struct NewRoom<'a> {
     pub name: &'a str,
-    pub room_type: &'a str,
-    pub created_by_id: i64,
+    pub room_type: RoomType,
+    pub created_by_id: UserId,
     pub direct_key: Option<&'a str>,
     pub created_at: i64,
     pub updated_at: i64,
@@ -68,33 +69,33 @@ pub struct NewRoom<'a> {
 #[diesel(table_name = chat_room_members)]
 pub struct MemberRow {
     pub id: i64,
-    pub room_id: i64,
-    pub user_id: i64,
-    pub role: String,
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub role: Role,
     pub joined_at: i64,
     pub last_read_at: Option<i64>,
-    pub last_read_message_id: i64,
+    pub last_read_message_id: MessageId,
     pub is_muted: bool,
 }
 
 #[derive(Debug, Insertable)]
 #[diesel(table_name = chat_room_members)]
-pub struct NewMember<'a> {
-    pub room_id: i64,
-    pub user_id: i64,
-    pub role: &'a str,
+pub struct NewMember {
+    pub room_id: RoomId,
+    pub user_id: UserId,
+    pub role: Role,
     pub joined_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = chat_messages)]
 pub struct MessageRow {
-    pub id: i64,
-    pub room_id: i64,
-    pub sender_id: i64,
+    pub id: MessageId,
+    pub room_id: RoomId,
+    pub sender_id: UserId,
     pub content: String,
-    pub message_type: String,
-    pub reply_to_id: Option<i64>,
+    pub message_type: MessageType,
+    pub reply_to_id: Option<MessageId>,
     pub is_edited: bool,
     pub is_deleted: bool,
     pub created_at: i64,
@@ -104,20 +105,20 @@ pub struct MessageRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = chat_messages)]
 pub struct NewMessage<'a> {
-    pub room_id: i64,
-    pub sender_id: i64,
+    pub room_id: RoomId,
+    pub sender_id: UserId,
     pub content: &'a str,
-    pub message_type: &'a str,
-    pub reply_to_id: Option<i64>,
+    pub message_type: MessageType,
+    pub reply_to_id: Option<MessageId>,
     pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = chat_attachments)]
 pub struct AttachmentRow {
-    pub id: i64,
-    pub message_id: i64,
-    pub room_id: i64,
+    pub id: AttachmentId,
+    pub message_id: MessageId,
+    pub room_id: RoomId,
     pub file_name: String,
     pub stored_name: String,
     pub file_size: i64,
@@ -130,8 +131,8 @@ pub struct AttachmentRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = chat_attachments)]
 pub struct NewAttachment<'a> {
-    pub message_id: i64,
-    pub room_id: i64,
+    pub message_id: MessageId,
+    pub room_id: RoomId,
     pub file_name: &'a str,
     pub stored_name: &'a str,
     pub file_size: i64,
@@ -145,9 +146,9 @@ pub struct NewAttachment<'a> {
 #[diesel(table_name = chat_events)]
 pub struct EventRow {
     pub id: i64,
-    pub room_id: i64,
+    pub room_id: RoomId,
     pub kind: String,
     pub payload: String,
-    pub target_user_id: Option<i64>,
+    pub target_user_id: Option<UserId>,
     pub created_at: i64,
 }

@@ -7,12 +7,11 @@ use diesel::prelude::*;
 use super::models::MemberRow;
 use super::schema::{chat_message_reads, chat_room_members};
 use super::{DbConn, QueryResult};
-use crate::domain::format_time;
-use crate::domain::views::Receipt;
+use crate::domain::{MessageId, RoomId, UserId};
 
 /// Moves the member's mark forward to `message_id`. False when the mark was already
 /// there or further (marking an older message changes nothing).
-pub fn mark(conn: &mut DbConn, member: &MemberRow, message_id: i64, now: i64) -> QueryResult<bool> {
+pub fn mark(conn: &mut DbConn, member: &MemberRow, message_id: MessageId, now: i64) -> QueryResult<bool> {
     let moved = diesel::update(chat_room_members::table.find(member.id))
         .filter(chat_room_members::last_read_message_id.lt(message_id))
         .set((chat_room_members::last_read_message_id.eq(message_id), chat_room_members::last_read_at.eq(now)))
@@ -31,12 +30,17 @@ pub fn mark(conn: &mut DbConn, member: &MemberRow, message_id: i64, now: i64) ->
     Ok(true)
 }
 
-/// Who has seen a message: every current member (but its sender) whose mark reached it,
-/// timed by their first mark at or past it.
-pub fn receipts(conn: &mut DbConn, room_id: i64, message_id: i64, sender_id: i64) -> QueryResult<Vec<Receipt>> {
+/// Who has seen a message, with when: every current member (but its sender) whose mark
+/// reached it, timed by their first mark at or past it.
+pub fn first_reads(
+    conn: &mut DbConn,
+    room_id: RoomId,
+    message_id: MessageId,
+    sender_id: UserId,
+) -> QueryResult<Vec<(UserId, i64)>> {
     let members =
         chat_room_members::table.filter(chat_room_members::room_id.eq(room_id)).select(chat_room_members::user_id);
-    let rows: Vec<(i64, Option<i64>)> = chat_message_reads::table
+    let rows: Vec<(UserId, Option<i64>)> = chat_message_reads::table
         .filter(chat_message_reads::room_id.eq(room_id))
         .filter(chat_message_reads::message_id.ge(message_id))
         .filter(chat_message_reads::user_id.ne(sender_id))
@@ -44,16 +48,5 @@ pub fn receipts(conn: &mut DbConn, room_id: i64, message_id: i64, sender_id: i64
         .group_by(chat_message_reads::user_id)
         .select((chat_message_reads::user_id, min(chat_message_reads::read_at)))
         .load(conn)?;
-    let ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect();
-    let names = super::users::names(conn, &ids)?;
-    let mut receipts: Vec<(i64, Receipt)> = rows
-        .into_iter()
-        .filter_map(|(user_id, read_at)| {
-            let read_at = read_at?;
-            let display_name = names.get(&user_id).map(|(_, d)| d.clone()).unwrap_or_default();
-            Some((read_at, Receipt { user_id, display_name, read_at: format_time(read_at) }))
-        })
-        .collect();
-    receipts.sort_by_key(|(t, r)| (*t, r.user_id));
-    Ok(receipts.into_iter().map(|(_, r)| r).collect())
+    Ok(rows.into_iter().filter_map(|(user_id, read_at)| Some((user_id, read_at?))).collect())
 }

@@ -6,8 +6,9 @@ use diesel::prelude::*;
 use super::models::UserRow;
 use super::schema::{api_tokens, sessions, users};
 use super::{now_micros, DbConn, QueryResult};
+use crate::domain::UserId;
 
-pub fn create_session(conn: &mut DbConn, user_id: i64, token_hash: &str, expires_at: i64) -> QueryResult<()> {
+pub fn create_session(conn: &mut DbConn, user_id: UserId, token_hash: &str, expires_at: i64) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
         .values((
             sessions::user_id.eq(user_id),
@@ -36,13 +37,13 @@ pub fn delete_session(conn: &mut DbConn, token_hash: &str) -> QueryResult<()> {
 }
 
 /// Ends every session of a user, and removes expired sessions of everybody.
-pub fn delete_sessions_of(conn: &mut DbConn, user_id: i64) -> QueryResult<()> {
+pub fn delete_sessions_of(conn: &mut DbConn, user_id: UserId) -> QueryResult<()> {
     diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id).or(sessions::expires_at.le(now_micros()))))
         .execute(conn)
         .map(|_| ())
 }
 
-pub fn create_api_token(conn: &mut DbConn, user_id: i64, name: &str, token_hash: &str) -> QueryResult<i64> {
+pub fn create_api_token(conn: &mut DbConn, user_id: UserId, name: &str, token_hash: &str) -> QueryResult<i64> {
     diesel::insert_into(api_tokens::table)
         .values((
             api_tokens::user_id.eq(user_id),
@@ -67,7 +68,7 @@ pub fn token_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<Use
 /// `(id, name, created_at, last_used_at)` of a token.
 pub type TokenRow = (i64, String, i64, Option<i64>);
 
-pub fn list_api_tokens(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<TokenRow>> {
+pub fn list_api_tokens(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<TokenRow>> {
     api_tokens::table
         .filter(api_tokens::user_id.eq(user_id))
         .order(api_tokens::id.asc())
@@ -76,12 +77,12 @@ pub fn list_api_tokens(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<Token
 }
 
 /// True when the token existed and belonged to the user.
-pub fn revoke_api_token(conn: &mut DbConn, user_id: i64, token_id: i64) -> QueryResult<bool> {
+pub fn revoke_api_token(conn: &mut DbConn, user_id: UserId, token_id: i64) -> QueryResult<bool> {
     diesel::delete(api_tokens::table.filter(api_tokens::id.eq(token_id)).filter(api_tokens::user_id.eq(user_id)))
         .execute(conn)
         .map(|n| n > 0)
 }
 
-pub fn delete_api_tokens_of(conn: &mut DbConn, user_id: i64) -> QueryResult<()> {
+pub fn delete_api_tokens_of(conn: &mut DbConn, user_id: UserId) -> QueryResult<()> {
     diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn).map(|_| ())
 }

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use super::models::{NewUser, UserChanges, UserRow};
 use super::schema::{user_permissions, users};
 use super::{like_escape, DbConn, QueryResult};
+use crate::domain::UserId;
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
@@ -16,8 +17,8 @@ pub fn insert(conn: &mut DbConn, user: &NewUser<'_>, permissions: &[&str]) -> Qu
     Ok(row)
 }
 
-pub fn by_id(conn: &mut DbConn, id: i64) -> QueryResult<UserRow> {
-    users::table.find(id).select(UserRow::as_select()).get_result(conn)
+pub fn by_id(conn: &mut DbConn, id: UserId) -> QueryResult<Option<UserRow>> {
+    users::table.find(id).select(UserRow::as_select()).get_result(conn).optional()
 }
 
 pub fn by_username(conn: &mut DbConn, username: &str) -> QueryResult<Option<UserRow>> {
@@ -40,7 +41,8 @@ pub fn search(conn: &mut DbConn, q: &str, limit: i64) -> QueryResult<Vec<UserRow
         .load(conn)
 }
 
-pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<UserRow> {
+/// Applies the changes; `None` when there is no such user.
+pub fn update(conn: &mut DbConn, id: UserId, changes: &UserChanges) -> QueryResult<Option<UserRow>> {
     if changes.display_name.is_none()
         && changes.password_hash.is_none()
         && changes.is_admin.is_none()
@@ -48,10 +50,10 @@ pub fn update(conn: &mut DbConn, id: i64, changes: &UserChanges) -> QueryResult<
     {
         return by_id(conn, id);
     }
-    diesel::update(users::table.find(id)).set(changes).returning(users::all_columns).get_result(conn)
+    diesel::update(users::table.find(id)).set(changes).returning(users::all_columns).get_result(conn).optional()
 }
 
-pub fn permissions(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<String>> {
+pub fn permissions(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<String>> {
     user_permissions::table
         .filter(user_permissions::user_id.eq(user_id))
         .order(user_permissions::permission.asc())
@@ -62,11 +64,11 @@ pub fn permissions(conn: &mut DbConn, user_id: i64) -> QueryResult<Vec<String>> 
 /// Every user, disabled ones too, by username, each with the permissions they hold.
 pub fn all_with_permissions(conn: &mut DbConn) -> QueryResult<Vec<(UserRow, Vec<String>)>> {
     let rows: Vec<UserRow> = users::table.order(users::username.asc()).select(UserRow::as_select()).load(conn)?;
-    let grants: Vec<(i64, String)> = user_permissions::table
+    let grants: Vec<(UserId, String)> = user_permissions::table
         .order((user_permissions::user_id.asc(), user_permissions::permission.asc()))
         .select((user_permissions::user_id, user_permissions::permission))
         .load(conn)?;
-    let mut held: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut held: HashMap<UserId, Vec<String>> = HashMap::new();
     for (user_id, permission) in grants {
         held.entry(user_id).or_default().push(permission);
     }
@@ -79,12 +81,12 @@ pub fn all_with_permissions(conn: &mut DbConn) -> QueryResult<Vec<(UserRow, Vec<
         .collect())
 }
 
-pub fn set_permissions(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
+pub fn set_permissions(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryResult<()> {
     diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id))).execute(conn)?;
     grant(conn, user_id, permissions)
 }
 
-pub fn grant(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
+pub fn grant(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryResult<()> {
     let held = self::permissions(conn, user_id)?;
     for permission in permissions {
         if !held.iter().any(|h| h == permission) {
@@ -96,7 +98,7 @@ pub fn grant(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResu
     Ok(())
 }
 
-pub fn revoke(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryResult<()> {
+pub fn revoke(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryResult<()> {
     diesel::delete(
         user_permissions::table
             .filter(user_permissions::user_id.eq(user_id))
@@ -107,11 +109,11 @@ pub fn revoke(conn: &mut DbConn, user_id: i64, permissions: &[&str]) -> QueryRes
 }
 
 /// `id -> (username, display_name)` for the given users.
-pub fn names(conn: &mut DbConn, ids: &[i64]) -> QueryResult<HashMap<i64, (String, String)>> {
+pub fn names(conn: &mut DbConn, ids: &[UserId]) -> QueryResult<HashMap<UserId, (String, String)>> {
     let mut ids = ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
-    let rows: Vec<(i64, String, String)> = users::table
+    let rows: Vec<(UserId, String, String)> = users::table
         .filter(users::id.eq_any(&ids))
         .select((users::id, users::username, users::display_name))
         .load(conn)?;

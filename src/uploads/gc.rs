@@ -6,6 +6,7 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::domain::{MessageId, RoomId};
 use crate::store::attachments::StoredFile;
 
 use super::{message_dir, tmp_dir};
@@ -20,7 +21,7 @@ pub struct Report {
 }
 
 /// Removes a deleted message's files (its folder); nothing there is not an error.
-pub fn remove_message_files(uploads: &Path, room_id: i64, message_id: i64) -> io::Result<()> {
+pub fn remove_message_files(uploads: &Path, room_id: RoomId, message_id: MessageId) -> io::Result<()> {
     match std::fs::remove_dir_all(message_dir(uploads, room_id, message_id)) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
@@ -33,7 +34,7 @@ pub fn sweep(uploads: &Path, stored: &[StoredFile]) -> io::Result<Report> {
     let mut live: HashMap<(i64, i64), HashSet<&str>> = HashMap::new();
     for (room_id, message_id, name, thumbnail, deleted) in stored {
         if !deleted {
-            let names = live.entry((*room_id, *message_id)).or_default();
+            let names = live.entry((room_id.get(), message_id.get())).or_default();
             names.insert(name);
             if let Some(thumbnail) = thumbnail {
                 names.insert(thumbnail);
@@ -115,23 +116,23 @@ mod tests {
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(p, b"x").unwrap();
         };
-        write(message_dir(up, 1, 10).join("a.png"));
-        write(message_dir(up, 1, 10).join("thumbnails/a.png.jpg"));
-        write(message_dir(up, 1, 10).join("stray.bin"));
-        write(message_dir(up, 1, 11).join("b.pdf"));
-        write(message_dir(up, 2, 12).join("orphan.txt"));
+        write(message_dir(up, RoomId(1), MessageId(10)).join("a.png"));
+        write(message_dir(up, RoomId(1), MessageId(10)).join("thumbnails/a.png.jpg"));
+        write(message_dir(up, RoomId(1), MessageId(10)).join("stray.bin"));
+        write(message_dir(up, RoomId(1), MessageId(11)).join("b.pdf"));
+        write(message_dir(up, RoomId(2), MessageId(12)).join("orphan.txt"));
         let stored = vec![
-            (1, 10, "a.png".to_owned(), Some("a.png.jpg".to_owned()), false),
-            (1, 11, "b.pdf".to_owned(), None, true),
+            (RoomId(1), MessageId(10), "a.png".to_owned(), Some("a.png.jpg".to_owned()), false),
+            (RoomId(1), MessageId(11), "b.pdf".to_owned(), None, true),
         ];
         let report = sweep(up, &stored).unwrap();
         assert_eq!(report.files_removed, 3);
-        assert!(message_dir(up, 1, 10).join("a.png").exists());
-        assert!(message_dir(up, 1, 10).join("thumbnails/a.png.jpg").exists());
-        assert!(!message_dir(up, 1, 11).exists());
+        assert!(message_dir(up, RoomId(1), MessageId(10)).join("a.png").exists());
+        assert!(message_dir(up, RoomId(1), MessageId(10)).join("thumbnails/a.png.jpg").exists());
+        assert!(!message_dir(up, RoomId(1), MessageId(11)).exists());
         assert!(!up.join("chat/2").exists());
-        remove_message_files(up, 1, 10).unwrap();
-        remove_message_files(up, 1, 10).unwrap();
-        assert!(!message_dir(up, 1, 10).exists());
+        remove_message_files(up, RoomId(1), MessageId(10)).unwrap();
+        remove_message_files(up, RoomId(1), MessageId(10)).unwrap();
+        assert!(!message_dir(up, RoomId(1), MessageId(10)).exists());
     }
 }

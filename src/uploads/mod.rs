@@ -17,6 +17,7 @@ use image::imageops::FilterType;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
 
+use crate::domain::{MessageId, RoomId};
 use crate::error::{ApiError, ApiResult};
 
 /// How much of the start of a file is kept in memory to recognise its type.
@@ -202,16 +203,33 @@ pub fn tmp_dir(uploads: &Path) -> PathBuf {
     uploads.join("tmp")
 }
 
-pub fn message_dir(uploads: &Path, room_id: i64, message_id: i64) -> PathBuf {
+pub fn message_dir(uploads: &Path, room_id: RoomId, message_id: MessageId) -> PathBuf {
     uploads.join("chat").join(room_id.to_string()).join(message_id.to_string())
 }
 
-pub fn file_path(uploads: &Path, room_id: i64, message_id: i64, stored: &str) -> PathBuf {
+pub fn file_path(uploads: &Path, room_id: RoomId, message_id: MessageId, stored: &str) -> PathBuf {
     message_dir(uploads, room_id, message_id).join(stored)
 }
 
-pub fn thumbnail_path(uploads: &Path, room_id: i64, message_id: i64, thumbnail: &str) -> PathBuf {
+pub fn thumbnail_path(uploads: &Path, room_id: RoomId, message_id: MessageId, thumbnail: &str) -> PathBuf {
     message_dir(uploads, room_id, message_id).join("thumbnails").join(thumbnail)
+}
+
+/// One uploaded file, checked and waiting in the temporary folder.
+pub struct Staged {
+    pub path: PathBuf,
+    /// The client's name, for display only.
+    pub file_name: String,
+    pub extension: String,
+    pub kind: Kind,
+    pub mime: &'static str,
+    pub thumbnail: Option<PathBuf>,
+}
+
+/// Everything an upload wrote, and the guard that removes it unless committed.
+pub struct Upload {
+    pub files: Vec<Staged>,
+    pub written: Written,
 }
 
 /// Files and folders written for an upload that has not been committed; dropping it

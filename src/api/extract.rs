@@ -1,0 +1,96 @@
+//! Extractors: JSON bodies and query strings read into typed values, within the body
+//! limit, with refusals in the contract's shape.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
+use actix_web::{web, FromRequest, HttpRequest};
+use serde::de::DeserializeOwned;
+
+use crate::domain::{parse_json, parse_query};
+use crate::error::{ApiError, ApiResult};
+use crate::startup::AppState;
+
+/// A JSON body: any content type is read as JSON, the body is bounded, it must be one JSON
+/// object, and a refusal names the field at fault (`room_id: invalid type: string "x",
+/// expected i64`).
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body::<T>(req, payload, false);
+        Box::pin(async move { body.await?.map(Json).ok_or_else(|| ApiError::invalid("a JSON body is required")) })
+    }
+}
+
+/// Like [`Json`] for a body that may be left out: an empty body is `None`; a body that is
+/// there must be valid.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = json_body::<T>(req, payload, true);
+        Box::pin(async move { body.await.map(OptionalJson) })
+    }
+}
+
+/// Reads the bounded body and parses it; an empty one is `None` when `may_be_empty`.
+fn json_body<T: DeserializeOwned + 'static>(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    may_be_empty: bool,
+) -> impl Future<Output = ApiResult<Option<T>>> + 'static {
+    let limit = req.app_data::<web::Data<AppState>>().map(|s| s.chat.settings.max_json_bytes).unwrap_or(256 * 1024);
+    let body = web::Bytes::from_request(req, payload);
+    async move {
+        let bytes = body.await.map_err(|e| body_error(e, limit))?;
+        if may_be_empty && bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        Ok(Some(parse_json(&bytes)?))
+    }
+}
+
+/// Query parameters, parsed so that a refusal names the parameter at fault
+/// (`limit: invalid digit found in string`).
+pub struct Query<T>(pub T);
+
+impl<T> Query<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest for Query<T> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(parse_query(req.query_string()).map(Query).map_err(ApiError::from))
+    }
+}
+
+pub fn body_error(err: actix_web::Error, limit: usize) -> ApiError {
+    let overflow = matches!(err.as_error::<PayloadError>(), Some(PayloadError::Overflow));
+    let text = err.to_string();
+    if overflow || text.contains("size limit") || text.contains("overflow") {
+        return ApiError::TooLarge(format!("the body is larger than {limit} bytes"));
+    }
+    // Some payload errors print their inner error with `Debug`: say what went wrong instead.
+    let why = match err.as_error::<PayloadError>() {
+        Some(PayloadError::Incomplete(_) | PayloadError::Io(_)) => {
+            "it ended early, or does not decode with its Content-Encoding".to_owned()
+        }
+        Some(PayloadError::EncodingCorrupted) => "it does not decode with its Content-Encoding".to_owned(),
+        _ => text,
+    };
+    ApiError::invalid(format!("could not read the body: {why}"))
+}

@@ -1,0 +1,180 @@
+//! Attachments, their database side: the message that carries files, all or nothing; a
+//! room's files; who may download one. Reading and checking the files themselves is
+//! `crate::uploads`'.
+
+use std::path::{Path, PathBuf};
+
+use super::messages::{check_send, post};
+use super::rooms::room_and_role;
+use super::{views, Actor, Chat, Tx};
+use crate::domain::views::{Attachment, Message};
+use crate::domain::{Action, AttachmentId, MessageContent, MessageId, MessageType, RoomId};
+use crate::error::{ApiError, ApiResult};
+use crate::store::attachments::StoredFile;
+use crate::store::models::{AttachmentRow, MessageRow, NewAttachment, NewMessage};
+use crate::store::{attachments, now_micros, rooms, DbConn};
+use crate::uploads::{self, Upload};
+
+/// Files per page of a room's list.
+const LIST_LIMIT: i64 = 50;
+
+/// Counts an attempt to send files against the sender's message limit, before its body is
+/// read.
+pub fn attempt(chat: &Chat, user: &Actor) -> ApiResult<()> {
+    chat.limits.message(user.id)
+}
+
+/// Checks that the caller may post in the room before any work is spent on their files.
+pub async fn may_send(chat: &Chat, user: &Actor, room_id: RoomId, reply_to_id: Option<MessageId>) -> ApiResult<()> {
+    let asker = user.clone();
+    chat.read(move |conn| check_send(conn, &asker, room_id, reply_to_id)).await
+}
+
+/// A message with files to send. `content` may be empty when there are files.
+pub struct FileDraft {
+    pub room_id: RoomId,
+    pub content: MessageContent,
+    pub reply_to_id: Option<MessageId>,
+    pub upload: Upload,
+}
+
+/// Sends the message and moves its files into place in one transaction. The files are
+/// kept only once the transaction has committed: a failure anywhere, even in the commit
+/// itself, drops the upload and so removes them.
+pub async fn send(chat: &Chat, user: Actor, draft: FileDraft) -> ApiResult<Message> {
+    let FileDraft { room_id, content, reply_to_id, upload } = draft;
+    let uploads_dir = chat.settings.uploads_dir.clone();
+    let (message, _) = chat
+        .commit_then(
+            move |tx: &mut Tx<'_>| {
+                let mut upload = upload;
+                check_send(tx, &user, room_id, reply_to_id)?;
+                let message_type = if upload.files.is_empty() { MessageType::Text } else { MessageType::File };
+                let new = NewMessage {
+                    room_id,
+                    sender_id: user.id,
+                    content: content.as_str(),
+                    message_type,
+                    reply_to_id,
+                    created_at: now_micros(),
+                };
+                let message = post(tx, &new, Some(&user.display_name), |conn, row| {
+                    store_files(conn, row, &uploads_dir, &mut upload)
+                })?;
+                Ok((message, upload))
+            },
+            |(_, upload): &mut (Message, Upload)| upload.written.keep(),
+        )
+        .await?;
+    Ok(message)
+}
+
+/// Moves the files into the message's folder and records them; runs inside the
+/// transaction that inserted the message.
+fn store_files(conn: &mut DbConn, message: &MessageRow, uploads_dir: &Path, upload: &mut Upload) -> ApiResult<()> {
+    if upload.files.is_empty() {
+        return Ok(());
+    }
+    let dir = uploads::message_dir(uploads_dir, message.room_id, message.id);
+    upload.written.dir(dir.clone());
+    std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+    let now = now_micros();
+    for file in &upload.files {
+        let stored_name = uploads::random_name(&file.extension);
+        let target = dir.join(&stored_name);
+        std::fs::rename(&file.path, &target).map_err(ApiError::internal)?;
+        let file_size = std::fs::metadata(&target).map_err(ApiError::internal)?.len();
+        let thumbnail_name = match &file.thumbnail {
+            Some(thumbnail) => {
+                let name = format!("{stored_name}.jpg");
+                let thumbnails = dir.join("thumbnails");
+                std::fs::create_dir_all(&thumbnails).map_err(ApiError::internal)?;
+                std::fs::rename(thumbnail, thumbnails.join(&name)).map_err(ApiError::internal)?;
+                Some(name)
+            }
+            None => None,
+        };
+        attachments::insert(
+            conn,
+            &NewAttachment {
+                message_id: message.id,
+                room_id: message.room_id,
+                file_name: &file.file_name,
+                stored_name: &stored_name,
+                file_size: i64::try_from(file_size).unwrap_or(i64::MAX),
+                file_type: file.mime,
+                file_extension: &file.extension,
+                thumbnail_name: thumbnail_name.as_deref(),
+                created_at: now,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The files shared in a room, newest first, fifty at a time.
+pub async fn list(
+    chat: &Chat,
+    user: Actor,
+    room_id: RoomId,
+    before: Option<AttachmentId>,
+) -> ApiResult<Vec<Attachment>> {
+    chat.read(move |conn| {
+        let (_, role) = room_and_role(conn, room_id, user.id)?;
+        user.may(Action::ReadRoom(role))?;
+        let rows = attachments::for_room(conn, room_id, before, LIST_LIMIT)?;
+        Ok(rows.iter().map(views::attachment).collect())
+    })
+    .await
+}
+
+/// Which file of an attachment to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Original,
+    Thumbnail,
+}
+
+/// The attachment and where its file (or thumbnail) is stored, when the caller may read its
+/// room; 404 for everyone else.
+pub async fn locate(
+    chat: &Chat,
+    user: Actor,
+    id: AttachmentId,
+    variant: Variant,
+) -> ApiResult<(AttachmentRow, PathBuf)> {
+    let uploads_dir = chat.settings.uploads_dir.clone();
+    chat.read(move |conn| {
+        let row = attachments::live_by_id(conn, id)?.ok_or_else(|| ApiError::not_found("attachment"))?;
+        let role = rooms::role_of(conn, row.room_id, user.id)?;
+        user.may(Action::ReadRoom(role)).map_err(|err| match err {
+            ApiError::Forbidden(_) => err,
+            _ => ApiError::not_found("attachment"),
+        })?;
+        let path = match variant {
+            Variant::Original => uploads::file_path(&uploads_dir, row.room_id, row.message_id, &row.stored_name),
+            Variant::Thumbnail => {
+                let name = row.thumbnail_name.as_deref().ok_or_else(|| ApiError::not_found("thumbnail"))?;
+                uploads::thumbnail_path(&uploads_dir, row.room_id, row.message_id, name)
+            }
+        };
+        Ok((row, path))
+    })
+    .await
+}
+
+/// Removes a deleted message's files. A failure here leaves them to `causerie uploads gc`.
+pub(crate) async fn remove_files(chat: &Chat, room_id: RoomId, id: MessageId) {
+    let uploads = chat.settings.uploads_dir.clone();
+    let removed = tokio::task::spawn_blocking(move || uploads::gc::remove_message_files(&uploads, room_id, id)).await;
+    match removed {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "removing a deleted message's files"),
+        Err(error) => tracing::warn!(%error, "removing a deleted message's files"),
+    }
+}
+
+/// Every stored file with its message's state, for the orphan sweep.
+pub async fn stored_files(chat: &Chat) -> ApiResult<Vec<StoredFile>> {
+    chat.read(|conn| Ok(attachments::all_stored(conn)?)).await
+}

@@ -1,0 +1,189 @@
+//! Messages: page, send, edit, delete; typing notices.
+
+use super::rooms::room_and_role;
+use super::{views, Actor, Chat, Tx};
+use crate::domain::permissions::{authorize, Denied};
+use crate::domain::views::{Message, MessageDeleted, MessagePage, Typing};
+use crate::domain::{Action, MessageContent, MessageId, MessageType, PassingEvent, Role, RoomEvent, RoomId, UserId};
+use crate::error::{ApiError, ApiResult};
+use crate::store::messages::Cursor;
+use crate::store::models::{MessageRow, NewMessage};
+use crate::store::{messages, now_micros, rooms, DbConn};
+
+pub const DEFAULT_PAGE: i64 = 50;
+pub const MAX_PAGE: i64 = 100;
+
+/// Which page of a room's messages: before or after an id, or the newest.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PageRequest {
+    pub before: Option<MessageId>,
+    pub after: Option<MessageId>,
+    pub limit: Option<i64>,
+}
+
+/// A page of a room's messages in ascending order; `limit` defaults to 50 and is capped at
+/// 100.
+pub async fn page(chat: &Chat, user: Actor, room_id: RoomId, request: PageRequest) -> ApiResult<MessagePage> {
+    let limit = match request.limit {
+        None => DEFAULT_PAGE,
+        Some(n) if n < 1 => return Err(ApiError::invalid("limit must be at least 1")),
+        Some(n) => n.min(MAX_PAGE),
+    };
+    let cursor = Cursor { before: request.before, after: request.after, limit };
+    chat.read(move |conn| {
+        let (_, role) = room_and_role(conn, room_id, user.id)?;
+        user.may(Action::ReadRoom(role))?;
+        let (rows, has_more) = messages::page(conn, room_id, cursor)?;
+        Ok(MessagePage { messages: views::messages(conn, &rows, None)?, has_more })
+    })
+    .await
+}
+
+/// A text message to send.
+pub struct Draft {
+    pub room_id: RoomId,
+    pub content: String,
+    pub reply_to_id: Option<MessageId>,
+}
+
+/// Sends a text message, within the sender's rate limit.
+pub async fn send(chat: &Chat, user: Actor, draft: Draft) -> ApiResult<Message> {
+    let Draft { room_id, content, reply_to_id } = draft;
+    let content = MessageContent::parse(&content);
+    chat.limits.message(user.id)?;
+    chat.commit(move |tx| {
+        check_send(tx, &user, room_id, reply_to_id)?;
+        let content = content?;
+        let new = NewMessage {
+            room_id,
+            sender_id: user.id,
+            content: content.as_str(),
+            message_type: MessageType::Text,
+            reply_to_id,
+            created_at: now_micros(),
+        };
+        post(tx, &new, Some(&user.display_name), |_, _| Ok(()))
+    })
+    .await
+}
+
+/// Inserts a message, lets `store_files` record what it carries, and records its
+/// `new_message` event. `sender_name`, when the caller has it, spares a look-up.
+pub(crate) fn post(
+    tx: &mut Tx<'_>,
+    new: &NewMessage<'_>,
+    sender_name: Option<&str>,
+    store_files: impl FnOnce(&mut DbConn, &MessageRow) -> ApiResult<()>,
+) -> ApiResult<Message> {
+    let row = messages::insert(tx, new)?;
+    store_files(tx, &row)?;
+    let known = sender_name.map(|name| (row.sender_id, name));
+    let view = views::messages(tx, std::slice::from_ref(&row), known)?
+        .pop()
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no view of a new message")))?;
+    tx.record(RoomEvent::NewMessage(view.clone()))?;
+    Ok(view)
+}
+
+/// Posts a system notice (membership changes, renames) in the room.
+pub(crate) fn post_system(tx: &mut Tx<'_>, room_id: RoomId, actor_id: UserId, text: &str) -> ApiResult<()> {
+    let new = NewMessage {
+        room_id,
+        sender_id: actor_id,
+        content: text,
+        message_type: MessageType::System,
+        reply_to_id: None,
+        created_at: now_micros(),
+    };
+    post(tx, &new, None, |_, _| Ok(())).map(|_| ())
+}
+
+/// Checks that the caller may post in the room and that the reply target is there.
+pub(crate) fn check_send(
+    conn: &mut DbConn,
+    user: &Actor,
+    room_id: RoomId,
+    reply_to_id: Option<MessageId>,
+) -> ApiResult<()> {
+    // One query: a membership row implies the room exists.
+    let role = rooms::role_of(conn, room_id, user.id)?;
+    user.may(Action::Send(role))?;
+    if let Some(reply_to) = reply_to_id {
+        match messages::by_id(conn, reply_to)? {
+            Some(target) if target.room_id == room_id => {}
+            _ => return Err(ApiError::invalid("reply_to_id: must be a message in the same room")),
+        }
+    }
+    Ok(())
+}
+
+/// The message and the caller's role in its room; 404 for a message the caller may not see.
+pub(crate) fn visible_message(conn: &mut DbConn, user: &Actor, id: MessageId) -> ApiResult<(MessageRow, Role)> {
+    let message = messages::by_id(conn, id)?.ok_or_else(|| ApiError::not_found("message"))?;
+    let role = rooms::role_of(conn, message.room_id, user.id)?.ok_or_else(|| ApiError::not_found("message"))?;
+    Ok((message, role))
+}
+
+/// A refusal about a message: one the caller may not see is not found.
+pub(crate) fn message_denied(denied: Denied) -> ApiError {
+    match denied {
+        Denied::NotFound => ApiError::not_found("message"),
+        other => other.into(),
+    }
+}
+
+/// Edits the caller's own message (or, with the right, another's); system messages and
+/// deleted ones cannot be edited.
+pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> ApiResult<Message> {
+    chat.commit(move |tx| {
+        let (message, role) = visible_message(tx, &user, id)?;
+        authorize(&user, Action::Edit { role: Some(role), is_sender: message.sender_id == user.id })
+            .map_err(message_denied)?;
+        if message.is_deleted {
+            return Err(ApiError::not_found("message"));
+        }
+        if message.message_type == MessageType::System {
+            return Err(ApiError::Forbidden("system messages cannot be edited".into()));
+        }
+        let content = MessageContent::parse(&content)?;
+        let row = messages::edit(tx, id, content.as_str(), now_micros())?;
+        let view = views::message(tx, &row)?;
+        tx.record(RoomEvent::MessageUpdated(view.clone()))?;
+        Ok(view)
+    })
+    .await
+}
+
+/// Deletes a message: its row keeps its place with no text; its files go. Deleting a
+/// deleted message changes nothing.
+pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
+    let room_id = chat
+        .commit(move |tx| {
+            let (message, role) = visible_message(tx, &user, id)?;
+            authorize(&user, Action::Delete { role: Some(role), is_sender: message.sender_id == user.id })
+                .map_err(message_denied)?;
+            if message.is_deleted {
+                return Ok(message.room_id);
+            }
+            messages::soft_delete(tx, id)?;
+            let room_id = message.room_id;
+            tx.record(RoomEvent::MessageDeleted(MessageDeleted { id, room_id }))?;
+            Ok(room_id)
+        })
+        .await?;
+    super::attachments::remove_files(chat, room_id, id).await;
+    Ok(())
+}
+
+/// Tells the room's open streams that the caller is typing; never stored.
+pub async fn typing(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<()> {
+    let asker = user.clone();
+    chat.read(move |conn| {
+        let (_, role) = room_and_role(conn, room_id, asker.id)?;
+        asker.may(Action::Send(role))
+    })
+    .await?;
+    chat.limits.typing(user.id)?;
+    chat.pass_on(PassingEvent::Typing(Typing { room_id, user_id: user.id, display_name: user.display_name }));
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The use cases: every rule of the chat, one file per resource. Each use case checks who
+//! may do it, does its work in one transaction (on the writer thread when it writes),
+//! records typed events in that transaction, and returns domain values. The HTTP handlers,
+//! the lean stream path, the command line and the demo seed all come through here; nothing
+//! here knows HTTP.
+
+pub mod attachments;
+pub mod members;
+pub mod messages;
+pub mod reads;
+pub mod rooms;
+pub mod streams;
+pub mod users;
+pub mod views;
+
+use std::sync::Arc;
+
+use crate::auth::limits::Limits;
+use crate::broker::{Event, Hub, Notice, Outbox};
+use crate::config::Settings;
+use crate::domain::permissions::{authorize, Grants};
+use crate::domain::{Action, PassingEvent, Permission, RoomEvent, UserId};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{events, Db, DbConn};
+
+/// What the use cases work with: the settings, the database, the hub that fans events out,
+/// and the rate limits.
+#[derive(Clone)]
+pub struct Chat {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub hub: Arc<Hub>,
+    pub limits: Arc<Limits>,
+}
+
+impl Chat {
+    pub fn new(settings: Arc<Settings>, db: Db) -> Self {
+        Self {
+            limits: Arc::new(Limits::new(
+                settings.rate_limit_per_minute,
+                settings.typing_per_minute,
+                settings.login_attempts_per_minute,
+            )),
+            hub: Hub::new(settings.channel_capacity),
+            settings,
+            db,
+        }
+    }
+
+    /// Runs `f` on a pooled connection, off the reactor: for reads.
+    pub async fn read<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut DbConn) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.db.run(f).await
+    }
+
+    /// Runs `f` in one transaction on the writer thread, then publishes the events it
+    /// recorded, in commit order.
+    pub async fn commit<T, F>(&self, f: F) -> ApiResult<T>
+    where
+        F: FnOnce(&mut Tx<'_>) -> ApiResult<T> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.commit_then(f, |_| {}).await
+    }
+
+    /// Like `commit`; `after_commit` runs on the writer thread once the transaction has
+    /// committed, whether or not the caller is still waiting (a client may hang up).
+    pub async fn commit_then<T, F, A>(&self, f: F, after_commit: A) -> ApiResult<T>
+    where
+        F: FnOnce(&mut Tx<'_>) -> ApiResult<T> + Send + 'static,
+        A: FnOnce(&mut T) + Send + 'static,
+        T: Send + 'static,
+    {
+        let hub = self.hub.clone();
+        let (value, _) = self
+            .db
+            .write(
+                move |conn| {
+                    let mut tx = Tx { conn, outbox: Outbox::default() };
+                    let value = f(&mut tx)?;
+                    Ok::<_, ApiError>((value, tx.outbox))
+                },
+                move |(value, outbox): &mut (T, Outbox)| {
+                    after_commit(value);
+                    hub.publish(outbox.take());
+                },
+            )
+            .await?;
+        Ok(value)
+    }
+
+    /// Sends a notice that is never stored to the room's open streams.
+    pub fn pass_on(&self, event: PassingEvent) {
+        let PassingEvent::Typing(data) = &event;
+        self.hub.publish_ephemeral(Event::ephemeral(event.room_id().get(), event.kind().as_str(), data));
+    }
+}
+
+/// One write transaction: its connection, and what to publish once it has committed.
+/// Derefs to the connection, so store functions take it as they are.
+pub struct Tx<'a> {
+    conn: &'a mut DbConn,
+    outbox: Outbox,
+}
+
+impl Tx<'_> {
+    /// Appends the event to the log; it is published after commit. Returns its id.
+    pub fn record(&mut self, event: RoomEvent) -> ApiResult<i64> {
+        let payload = event.payload().map_err(ApiError::internal)?;
+        let room_id = event.room_id();
+        let id = events::insert(self.conn, room_id, event.kind(), &payload, event.addressee())?;
+        self.outbox.push(Notice::Event(Arc::new(Event::stored(id, room_id.get(), event.kind().as_str(), &payload))));
+        Ok(id)
+    }
+
+    /// Tells the hub something about one user's open streams, after commit.
+    pub fn notify(&mut self, notice: Notice) {
+        self.outbox.push(notice);
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = DbConn;
+
+    fn deref(&self) -> &DbConn {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        self.conn
+    }
+}
+
+/// Who is acting: a signed-in user, or the seed and the command line acting as one.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: UserId,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub permissions: Vec<Permission>,
+}
+
+impl Grants for Actor {
+    fn is_admin(&self) -> bool {
+        self.is_admin
+    }
+
+    fn holds(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+impl Actor {
+    /// Checks an action against the permission matrix.
+    pub fn may(&self, action: Action) -> ApiResult<()> {
+        authorize(self, action).map_err(ApiError::from)
+    }
+}

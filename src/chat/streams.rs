@@ -1,0 +1,119 @@
+//! Opening an event stream: which rooms it carries, where it resumes, and the catch-up
+//! read from the event log that fills a gap (a resume, or a stream that fell behind).
+
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use serde::Deserialize;
+
+use super::rooms::room_and_role;
+use super::{Actor, Chat};
+use crate::broker::{sse, CatchUp, CatchUpBatch, Scope, Subscriber};
+use crate::domain::{parse_query, Action, EventKind, RoomId, UserId};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{events, rooms, Db};
+
+/// Events read back per catch-up query.
+const CATCH_UP_BATCH: i64 = 500;
+
+/// What a stream request asks for: one room or all of mine, and where to resume. The
+/// `Last-Event-ID` header, when there is one, is newer than the query's id (the URL a page
+/// opened the stream with) and wins.
+#[derive(Debug, Default, Deserialize)]
+pub struct StreamRequest {
+    pub room_id: Option<RoomId>,
+    pub last_event_id: Option<String>,
+}
+
+impl StreamRequest {
+    /// Reads the request from its query string and `Last-Event-ID` header.
+    pub fn parse(query: &str, header_id: Option<String>) -> ApiResult<Self> {
+        let mut request: StreamRequest = parse_query(query)?;
+        if header_id.is_some() {
+            request.last_event_id = header_id;
+        }
+        Ok(request)
+    }
+}
+
+fn parse_event_id(text: &str) -> ApiResult<i64> {
+    text.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id >= 0)
+        .ok_or_else(|| ApiError::invalid("last_event_id must be a non-negative integer"))
+}
+
+/// Checks a stream request and subscribes it: the event id to resume after, the room, the
+/// caller's right to read it. Nothing is left behind when it fails.
+pub async fn open(chat: &Chat, user: Actor, request: StreamRequest) -> ApiResult<Subscriber> {
+    user.may(Action::Browse)?;
+    let StreamRequest { room_id, last_event_id } = request;
+    let resume = match last_event_id {
+        Some(text) if !text.trim().is_empty() => Some(parse_event_id(&text)?),
+        _ => None,
+    };
+    let scope = room_id.map_or(Scope::AllRooms, |room| Scope::Room(room.get()));
+    let me = user.id;
+    // Register first: membership changes from now on reach this stream.
+    let (registration, control) = chat.hub.register(me.get(), scope);
+    let (room_ids, (floor, latest)) = chat
+        .read(move |conn| {
+            let room_ids = match room_id {
+                Some(room_id) => {
+                    let (_, role) = room_and_role(conn, room_id, me)?;
+                    user.may(Action::ReadRoom(role))?;
+                    vec![room_id.get()]
+                }
+                None => rooms::ids_of_member(conn, me)?.into_iter().map(RoomId::get).collect(),
+            };
+            Ok((room_ids, events::bounds(conn)?))
+        })
+        .await?;
+    let receivers = chat.hub.subscribe(&room_ids);
+
+    let mut opening = BytesMut::from(&sse::retry(chat.settings.sse_retry_ms)[..]);
+    let resume_after = resume.map(|id| {
+        if id < floor || id > latest {
+            // Older than what is kept (or not from this server): the client reloads.
+            opening.extend_from_slice(&sse::frame(Some(latest), EventKind::Reset.as_str(), "{}"));
+            latest
+        } else {
+            id
+        }
+    });
+    Ok(Subscriber::new(
+        chat.hub.clone(),
+        registration,
+        control,
+        receivers,
+        catch_up(chat.db.clone(), me, room_id),
+        opening.freeze(),
+        resume_after,
+    ))
+}
+
+/// Reads what the user may see after an id, from the event log.
+fn catch_up(db: Db, user_id: UserId, room_id: Option<RoomId>) -> CatchUp {
+    Arc::new(move |after| {
+        let db = db.clone();
+        Box::pin(async move {
+            db.run(move |conn| {
+                if let Some(room_id) = room_id {
+                    if rooms::membership(conn, room_id, user_id)?.is_none() {
+                        return Ok(CatchUpBatch { frames: Vec::new(), last_id: None, more: false, revoked: true });
+                    }
+                }
+                let rows = events::visible_after(conn, user_id, room_id, after, CATCH_UP_BATCH)?;
+                Ok::<_, ApiError>(CatchUpBatch {
+                    more: rows.len() as i64 == CATCH_UP_BATCH,
+                    last_id: rows.last().map(|r| r.id),
+                    frames: rows.iter().map(|r| sse::frame(Some(r.id), &r.kind, &r.payload)).collect(),
+                    revoked: false,
+                })
+            })
+            .await
+            .map_err(|error| tracing::warn!(?error, "stream catch-up failed"))
+        })
+    })
+}

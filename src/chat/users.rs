@@ -1,0 +1,141 @@
+//! People: finding users to add, and account administration (the admin API and the command
+//! line alike).
+
+use super::{views, Actor, Chat};
+use crate::auth::accounts::{self, NewAccount};
+use crate::auth::password;
+use crate::broker::Notice;
+use crate::domain::views::User;
+use crate::domain::{Action, DisplayName, Password, Permission, UserId};
+use crate::error::{ApiError, ApiResult};
+use crate::store::models::{UserChanges, UserRow};
+use crate::store::{tokens, users};
+
+/// Enabled users whose username or display name contains `q`; `limit` defaults to 50 and
+/// is kept within 1-200.
+pub async fn search(chat: &Chat, user: Actor, q: String, limit: Option<i64>) -> ApiResult<Vec<User>> {
+    user.may(Action::Browse)?;
+    let limit = limit.unwrap_or(50).clamp(1, 200);
+    chat.read(move |conn| Ok(users::search(conn, q.trim(), limit)?.iter().map(views::public_user).collect())).await
+}
+
+/// Every account, disabled ones too, with their permissions.
+pub async fn list(chat: &Chat, user: Actor) -> ApiResult<Vec<User>> {
+    user.may(Action::ManageUsers)?;
+    chat.read(move |conn| {
+        let rows = users::all_with_permissions(conn)?;
+        Ok(rows.into_iter().map(|(row, permissions)| views::admin_user(&row, permissions)).collect())
+    })
+    .await
+}
+
+/// A new account as an administrator asks for it.
+pub struct AccountRequest {
+    pub username: String,
+    pub password: String,
+    pub display_name: Option<String>,
+    /// `None`: the configured default set.
+    pub permissions: Option<Vec<String>>,
+    pub is_admin: bool,
+}
+
+pub async fn create(chat: &Chat, user: Actor, request: AccountRequest) -> ApiResult<User> {
+    user.may(Action::ManageUsers)?;
+    let permissions = match &request.permissions {
+        Some(names) => accounts::parse_permissions(names)?,
+        None => chat.settings.default_permission_list(),
+    };
+    // Hashing the password takes a while: off the reactor.
+    let account = tokio::task::spawn_blocking(move || {
+        NewAccount::parse(
+            &request.username,
+            &request.password,
+            request.display_name.as_deref(),
+            request.is_admin,
+            permissions,
+        )
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    chat.commit(move |tx| {
+        let row = accounts::create(tx, &account)?;
+        Ok(views::admin_user(&row, users::permissions(tx, row.id)?))
+    })
+    .await
+}
+
+/// What an administrator changes of an account; `None` leaves a field as it is.
+#[derive(Default)]
+pub struct AccountChange {
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+    pub permissions: Option<Vec<String>>,
+    pub is_admin: Option<bool>,
+    pub disabled: Option<bool>,
+}
+
+/// Changes an account. Disabling it ends its sessions, tokens and open streams.
+pub async fn update(chat: &Chat, user: Actor, id: UserId, change: AccountChange) -> ApiResult<User> {
+    user.may(Action::ManageUsers)?;
+    if id == user.id && (change.disabled == Some(true) || change.is_admin == Some(false)) {
+        return Err(ApiError::invalid("administrators cannot disable or demote themselves"));
+    }
+    let display_name = change.display_name.as_deref().map(DisplayName::parse).transpose()?;
+    let password_hash = match change.password.as_deref().map(Password::parse).transpose()? {
+        Some(p) => Some(
+            tokio::task::spawn_blocking(move || password::hash(p.as_str()))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let permissions = change.permissions.as_deref().map(accounts::parse_permissions).transpose()?;
+    let changes = UserChanges {
+        display_name: display_name.map(|d| d.as_str().to_owned()),
+        password_hash,
+        is_admin: change.is_admin,
+        disabled: change.disabled,
+    };
+    chat.commit(move |tx| {
+        let row = users::update(tx, id, &changes)?.ok_or_else(|| ApiError::not_found("user"))?;
+        if let Some(permissions) = &permissions {
+            let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+            users::set_permissions(tx, id, &names)?;
+        }
+        if changes.disabled == Some(true) {
+            tokens::delete_sessions_of(tx, id)?;
+            tokens::delete_api_tokens_of(tx, id)?;
+            tx.notify(Notice::UserDisabled { user_id: id.get() });
+        }
+        Ok(views::admin_user(&row, users::permissions(tx, id)?))
+    })
+    .await
+}
+
+/// The account of a username, for the command line.
+pub async fn by_username(chat: &Chat, name: &str) -> ApiResult<UserRow> {
+    let name = name.to_owned();
+    chat.read(move |conn| {
+        users::by_username(conn, &name)?.ok_or_else(|| ApiError::NotFound(format!("no user named {name}")))
+    })
+    .await
+}
+
+/// Gives permissions to an account, each once.
+pub async fn grant(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
+    chat.commit(move |tx| {
+        let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+        Ok(users::grant(tx, id, &names)?)
+    })
+    .await
+}
+
+/// Takes permissions from an account.
+pub async fn revoke(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
+    chat.commit(move |tx| {
+        let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
+        Ok(users::revoke(tx, id, &names)?)
+    })
+    .await
+}

@@ -318,6 +318,117 @@ pub async fn document() -> HttpResponse {
 mod tests {
     use super::*;
 
+    /// The source that registers the routes. Should the route table move to another file,
+    /// this path is all that changes.
+    const ROUTING: &str = include_str!("mod.rs");
+
+    /// The paths a routing source registers: each `resource("…")` literal (`web::resource`
+    /// or a bare `resource`), prefixed by the `scope("…")` literals whose call it is nested
+    /// in. Nesting is read from the parentheses, outside comments, strings and characters.
+    fn registered_paths(source: &str) -> Vec<String> {
+        let bytes = source.as_bytes();
+        let mut depth = 0usize;
+        // (depth at the call, prefix) of the scopes around the current position.
+        let mut scopes: Vec<(usize, String)> = Vec::new();
+        // A `scope(` (true) or `resource(` (false) whose literal comes next, and its depth.
+        let mut pending: Option<(bool, usize)> = None;
+        let mut paths = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &source[i..];
+            let after_identifier = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            if rest.starts_with("//") {
+                i += rest.find('\n').unwrap_or(rest.len());
+                continue;
+            }
+            if rest.starts_with("/*") {
+                i += rest.find("*/").map_or(rest.len(), |end| end + 2);
+                continue;
+            }
+            if !after_identifier {
+                let call =
+                    [("scope(", true), ("resource(", false)].into_iter().find(|(name, _)| rest.starts_with(name));
+                if let Some((name, is_scope)) = call {
+                    if rest[name.len()..].trim_start().starts_with('"') {
+                        pending = Some((is_scope, depth));
+                    }
+                    i += name.len() - 1;
+                    continue;
+                }
+            }
+            match bytes[i] {
+                b'"' => {
+                    let mut end = i + 1;
+                    while end < bytes.len() && bytes[end] != b'"' {
+                        end += if bytes[end] == b'\\' { 2 } else { 1 };
+                    }
+                    let literal = &source[i + 1..end.min(bytes.len())];
+                    if let Some((is_scope, at)) = pending.take() {
+                        let prefix: String = scopes.iter().map(|(_, prefix)| prefix.as_str()).collect();
+                        if is_scope {
+                            scopes.push((at, literal.to_owned()));
+                        } else {
+                            paths.push(format!("{prefix}{literal}"));
+                        }
+                    }
+                    i = end + 1;
+                    continue;
+                }
+                // A character literal (`'('`, `'\\''`); otherwise a lifetime, read on.
+                b'\'' => {
+                    if rest[1..].starts_with('\\') {
+                        i += rest.get(3..).and_then(|r| r.find('\'')).map_or(rest.len(), |end| end + 4);
+                        continue;
+                    }
+                    let next = rest[1..].chars().next().map_or(0, char::len_utf8);
+                    if rest.get(1 + next..).is_some_and(|r| r.starts_with('\'')) {
+                        i += 2 + next;
+                        continue;
+                    }
+                }
+                b'(' => depth += 1,
+                b')' => {
+                    depth = depth.saturating_sub(1);
+                    scopes.retain(|(at, _)| *at <= depth);
+                }
+                _ => {}
+            }
+            i += rest.chars().next().map_or(1, char::len_utf8);
+        }
+        paths
+    }
+
+    #[test]
+    fn registered_paths_follow_the_nesting_of_scopes() {
+        let source = r#"
+            // web::resource("/in-a-comment") (
+            cfg.service(
+                web::scope("/a")
+                    .service(web::resource("/b").route(web::get().to(b)))
+                    .service(scope("/c").service(resource("/d/{id}")))
+                    .service(web::resource("/e").guard(|c: char| c == '(' || c == '\''))
+                    .default_service(web::to(not_found)),
+            )
+            .service(web::resource("/f"));
+            fn resource(name: &str) {}
+        "#;
+        assert_eq!(registered_paths(source), ["/a/b", "/a/c/d/{id}", "/a/e", "/f"]);
+    }
+
+    #[test]
+    fn every_registered_route_is_an_operation_and_every_operation_is_routed() {
+        let registered = registered_paths(ROUTING);
+        for expected in ["/chat/api/messages", "/chat/api/rooms/{id}/members/{user_id}", "/healthz", "/metrics"] {
+            assert!(registered.iter().any(|path| path == expected), "{expected} not found in {registered:?}");
+        }
+        for path in &registered {
+            assert!(OPERATIONS.iter().any(|(_, documented, ..)| documented == path), "{path} is not in OPERATIONS");
+        }
+        for (method, path, ..) in OPERATIONS {
+            assert!(registered.iter().any(|routed| routed == path), "{method} {path} is not routed");
+        }
+    }
+
     #[test]
     fn the_description_carries_the_prose() {
         let doc = description();

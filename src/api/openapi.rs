@@ -318,6 +318,36 @@ pub async fn document() -> HttpResponse {
 mod tests {
     use super::*;
 
+    /// The repository's own account of the API, for readers of the source.
+    const API_DOC: &str = include_str!("../../docs/api.md");
+
+    /// The text of a `## heading` section, up to the next one, with white space collapsed.
+    fn section(markdown: &str, heading: &str) -> String {
+        let start = markdown.find(&format!("\n## {heading}\n")).unwrap_or_else(|| panic!("no section {heading}"));
+        let body = &markdown[start + 1..];
+        let end = body[1..].find("\n## ").map_or(body.len(), |end| end + 1);
+        body[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn docs_api_md_names_every_operation() {
+        let path_char = |c: char| c.is_ascii_alphanumeric() || "/{}_.-".contains(c);
+        for (method, path, ..) in OPERATIONS {
+            let operation = format!("{} {path}", method.to_ascii_uppercase());
+            // `GET /chat/api/rooms` is not named by `GET /chat/api/rooms/{id}`.
+            let named = API_DOC
+                .match_indices(&operation)
+                .any(|(at, _)| !API_DOC[at + operation.len()..].starts_with(path_char));
+            assert!(named, "docs/api.md does not name `{operation}`");
+        }
+    }
+
+    #[test]
+    fn docs_api_md_makes_the_same_choices_as_the_description() {
+        let heading = "Choices where the contract is silent";
+        assert_eq!(section(API_DOC, heading), section(PROSE, heading));
+    }
+
     /// The source that registers the routes. Should the route table move to another file,
     /// this path is all that changes.
     const ROUTING: &str = include_str!("mod.rs");

@@ -115,40 +115,16 @@ impl Default for Settings {
     }
 }
 
-/// Names of the settings, as they appear in the file and (upper-cased) in the environment.
-const KEYS: &[&str] = &[
-    "bind",
-    "database_url",
-    "uploads_dir",
-    "web_dir",
-    "public_url",
-    "secure_cookies",
-    "admin_password",
-    "default_permissions",
-    "rate_limit_per_minute",
-    "login_attempts_per_minute",
-    "typing_per_minute",
-    "db_pool_size",
-    "session_days",
-    "auth_cache_seconds",
-    "max_json_bytes",
-    "max_file_bytes",
-    "max_files_per_message",
-    "max_upload_bytes",
-    "max_image_pixels",
-    "sse_ping_seconds",
-    "sse_retry_ms",
-    "channel_capacity",
-    "event_retention_hours",
-    "log_format",
-    "log_level",
-    "metrics_loopback_only",
-    "metrics_token",
-    "shutdown_timeout_seconds",
-    "workers",
-    "stream_threads",
-    "demo",
-];
+/// Names of the settings, as they appear in the file and (upper-cased) in the environment:
+/// the fields of `Settings`, read from the struct itself so that no list can fall behind it.
+/// Serde writes every field, `None` ones as `null`.
+fn keys() -> Vec<String> {
+    match serde_json::to_value(Settings::default()) {
+        Ok(serde_json::Value::Object(fields)) => fields.into_iter().map(|(key, _)| key).collect(),
+        // A struct of strings, numbers, paths and flags always serializes as an object.
+        _ => Vec::new(),
+    }
+}
 
 /// What the command line sets; `None` leaves the file and environment in charge.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -173,7 +149,9 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(path));
         }
-        figment = figment.merge(Env::prefixed("CAUSERIE_").only(KEYS)).merge(Serialized::defaults(overrides));
+        let keys = keys();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        figment = figment.merge(Env::prefixed("CAUSERIE_").only(&keys)).merge(Serialized::defaults(overrides));
         let settings: Settings = figment.extract().map_err(describe)?;
         settings.validate()?;
         Ok(settings)
@@ -289,19 +267,26 @@ fn one_line(text: &str) -> String {
 }
 
 #[cfg(test)]
+// `Jail` takes closures that return figment's own error, a large one.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 
+    // Every test that loads settings runs in a `Jail`: one at a time, so that the variables
+    // one of them sets are not read by another.
+
     #[test]
     fn a_config_file_that_does_not_parse_is_named_on_one_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("causerie.toml");
-        std::fs::write(&path, "bind = \n").unwrap();
-        let error = Settings::load(Some(path), &Overrides::default()).unwrap_err();
-        assert!(!error.contains('\n'), "{error}");
-        // figment shows the path relative to the working folder when it can.
-        assert!(error.contains("causerie.toml"), "{error}");
-        assert!(error.contains("line 1"), "{error}");
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("causerie.toml", "bind = \n")?;
+            let path = jail.directory().join("causerie.toml");
+            let error = Settings::load(Some(path), &Overrides::default()).unwrap_err();
+            assert!(!error.contains('\n'), "{error}");
+            // figment shows the path relative to the working folder when it can.
+            assert!(error.contains("causerie.toml"), "{error}");
+            assert!(error.contains("line 1"), "{error}");
+            Ok(())
+        });
     }
 
     #[test]
@@ -329,17 +314,64 @@ mod tests {
 
     #[test]
     fn files_and_overrides_layer() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(&path, "bind = \"127.0.0.1:9999\"\nrate_limit_per_minute = 5\n").unwrap();
-        let overrides = Overrides { bind: Some("127.0.0.1:7777".into()), ..Overrides::default() };
-        let s = Settings::load(Some(path.clone()), &overrides).unwrap();
-        assert_eq!(s.bind, "127.0.0.1:7777");
-        assert_eq!(s.rate_limit_per_minute, 5);
-        std::fs::write(&path, "rate_limit_per_minute = \"lots\"\n").unwrap();
-        let err = Settings::load(Some(path.clone()), &Overrides::default()).unwrap_err();
-        assert!(err.contains("rate_limit_per_minute"), "{err}");
-        std::fs::write(&path, "colour = 1\n").unwrap();
-        assert!(Settings::load(Some(path), &Overrides::default()).unwrap_err().contains("colour"));
+        figment::Jail::expect_with(|jail| {
+            let path = jail.directory().join("c.toml");
+            jail.create_file("c.toml", "bind = \"127.0.0.1:9999\"\nrate_limit_per_minute = 5\n")?;
+            let overrides = Overrides { bind: Some("127.0.0.1:7777".into()), ..Overrides::default() };
+            let s = Settings::load(Some(path.clone()), &overrides)?;
+            assert_eq!(s.bind, "127.0.0.1:7777");
+            assert_eq!(s.rate_limit_per_minute, 5);
+            jail.create_file("c.toml", "rate_limit_per_minute = \"lots\"\n")?;
+            let err = Settings::load(Some(path.clone()), &Overrides::default()).unwrap_err();
+            assert!(err.contains("rate_limit_per_minute"), "{err}");
+            jail.create_file("c.toml", "colour = 1\n")?;
+            assert!(Settings::load(Some(path), &Overrides::default()).unwrap_err().contains("colour"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_sets_any_setting_between_the_file_and_the_flags() {
+        figment::Jail::expect_with(|jail| {
+            let path = jail.directory().join("c.toml");
+            jail.create_file("c.toml", "rate_limit_per_minute = 5\nbind = \"127.0.0.1:9999\"\n")?;
+            jail.set_env("CAUSERIE_RATE_LIMIT_PER_MINUTE", 42);
+            jail.set_env("CAUSERIE_BIND", "127.0.0.1:8888");
+            // A setting whose default is `None` is read like any other.
+            jail.set_env("CAUSERIE_METRICS_TOKEN", "s3cret");
+            // Read by the command line, not a setting: passed over rather than refused as unknown.
+            jail.set_env("CAUSERIE_CONFIG", "elsewhere.toml");
+            let overrides = Overrides { bind: Some("127.0.0.1:7777".into()), ..Overrides::default() };
+            let s = Settings::load(Some(path.clone()), &overrides)?;
+            assert_eq!(s.rate_limit_per_minute, 42);
+            assert_eq!(s.metrics_token.as_deref(), Some("s3cret"));
+            assert_eq!(s.bind, "127.0.0.1:7777");
+
+            jail.set_env("CAUSERIE_RATE_LIMIT_PER_MINUTE", "lots");
+            let err = Settings::load(Some(path), &Overrides::default()).unwrap_err();
+            assert!(err.contains("CAUSERIE_RATE_LIMIT_PER_MINUTE"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_keys_are_the_fields_of_settings() {
+        let source = include_str!("config.rs");
+        let start = source.find("pub struct Settings {").expect("struct Settings");
+        let body = &source[start..];
+        let body = &body[..body.find("\n}").expect("the end of struct Settings")];
+        let mut fields: Vec<&str> = body
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub ")?.split_once(':'))
+            .map(|(name, _)| name)
+            .collect();
+        fields.sort_unstable();
+        let mut keys = keys();
+        keys.sort_unstable();
+        assert_eq!(keys, fields);
+        // The trap of deriving them: fields that default to `None` count too.
+        for key in ["web_dir", "public_url", "admin_password", "metrics_token"] {
+            assert!(keys.iter().any(|k| k == key), "{key}");
+        }
     }
 }

@@ -1,3 +1,5 @@
+use std::io::IsTerminal;
+
 use clap::Parser;
 
 use causerie::cli::{run_admin_command, Cli, Command};
@@ -13,7 +15,8 @@ fn main() {
             std::process::exit(2);
         }
     };
-    telemetry::init(&settings.log_format, &settings.log_level, std::io::stderr);
+    let colour = std::io::stderr().is_terminal();
+    telemetry::init(&settings.log_format, &settings.log_level, std::io::stderr, colour);
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(settings),
         other => run_admin_command(other, &settings),

@@ -1,6 +1,6 @@
 //! The OpenAPI description, served at `/chat/api/openapi.json`. Schemas come from the
 //! response types themselves (utoipa); the operations from the table below, which follows
-//! `configure` route for route.
+//! `configure` route for route; the prose from `openapi.md` beside this file.
 
 use actix_web::HttpResponse;
 use serde_json::{json, Map, Value};
@@ -8,49 +8,13 @@ use utoipa::OpenApi;
 
 use crate::domain::views::*;
 
+/// What the operations and schemas cannot say: errors, authentication, the choices made
+/// where the contract is silent, streams and attachments (Markdown).
+const PROSE: &str = include_str!("openapi.md");
+
 #[derive(OpenApi)]
 #[openapi(
-    info(
-        title = "causerie",
-        description = "Self-hosted team chat. Errors are `{\"error\": {\"code\", \"message\"}}` with codes \
-invalid_input (400), unauthenticated (401), forbidden (403), not_found (404; also for rooms, messages and \
-attachments the caller may not see), conflict (409), payload_too_large (413), unsupported_media_type (415), \
-rate_limited (429, with Retry-After); file downloads also answer range_not_satisfiable (416, with \
-`Content-Range: bytes */LENGTH`) to a range outside the file, and ignore a `Range` header that does not \
-parse. Authentication: the session cookie from /auth/login, or \
-`Authorization: Bearer <token>`. Cookie-authenticated writes from another origin are refused (403).\n\n\
-Choices where the contract is silent: JSON bodies are read whatever their Content-Type and must be \
-one JSON object (an array, or anything after the object, is 400); an optional field may be `null`, \
-which means the same as leaving it out; an integer written with a fraction (`2.0`) is 400; a 405 names \
-the path's methods in `Allow`; a refused query parameter is named in \
-the message (`limit: …`); `POST /me/tokens` takes an optional body `{name}` (trimmed, 1-80 characters, \
-default `api`); a permission named twice is granted once; admin endpoints show an admin's permissions as \
-all five, as `/me` does, and `GET /admin/users` lists disabled users too (`disabled: true`); an \
-`Authorization` header of another scheme than Bearer (a reverse proxy's own Basic login) is passed over, \
-so the session cookie still counts; `GET /channels` lists rooms with `my_role` null, `is_muted` false \
-and `unread_count` 0; a direct room keeps the other party's name after they leave; creating a room posts \
-no system message, while bringing someone back into a direct room (\"X joined\") and handing the admin \
-role on when the last admin leaves (\"X is now an admin\") do; `/healthz`, `/readyz` and `/metrics` \
-answer HEAD as GET and other methods with 405; a stream requested over HTTP/1.0 is sent unchunked and \
-ends with the connection. `limit` above 100 \
-is capped at 100; deleting a deleted message answers 204 again; editing a deleted message is 404; system \
-messages cannot be edited (403); unread counts leave out system notices and your own messages; leaving \
-a room as its last admin hands the admin role to the longest-standing member, while demoting the last \
-admin is refused (409); PATCH bodies refuse unknown fields (400); a direct room is created with 201 and \
-found again with 200; joining a channel you are in answers 200 with the room; the stream's `reset` \
-event carries the newest event id, from which the stream continues. A stream opened as the first \
-request of its connection is answered with `Connection: close` (chunked, as always): the connection \
-ends with the stream and takes no other request; a stream on a connection that carried other requests \
-first sends the same bytes. Every open stream costs one task and about 3 KiB of server memory.\n\n\
-Attachments: `POST /messages` as multipart/form-data takes `room_id`, `content` (may be empty with \
-files), `reply_to_id` and one or more `files` parts. Allowed: jpeg, png, gif, webp, pdf, zip, Office \
-documents, and plain text (.txt, .csv, .md, .log); the type is read from the content and must match the \
-extension (415 otherwise; HTML and SVG are refused). A file over CAUSERIE_MAX_FILE_BYTES, a request over \
-CAUSERIE_MAX_UPLOAD_BYTES or more than CAUSERIE_MAX_FILES_PER_MESSAGE files is 413; an image over \
-CAUSERIE_MAX_IMAGE_PIXELS is 413. Stored images lose their metadata (EXIF) and are capped at 4096 px; \
-thumbnails are JPEG within 400x400. Downloads are inline only for jpeg, png, gif and webp, otherwise \
-`attachment`; deleting a message removes its files."
-    ),
+    info(title = "causerie"),
     components(schemas(
         User,
         Member,
@@ -299,6 +263,7 @@ fn query_parameters(path: &str) -> Vec<Value> {
 
 pub fn description() -> Value {
     let mut doc = serde_json::to_value(Doc::openapi()).unwrap_or_else(|_| json!({}));
+    doc["info"]["description"] = json!(PROSE);
     let mut paths = Map::new();
     for (method, path, summary, request, status, response) in OPERATIONS {
         let mut operation = json!({
@@ -347,4 +312,160 @@ pub fn description() -> Value {
 
 pub async fn document() -> HttpResponse {
     HttpResponse::Ok().json(description())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The repository's own account of the API, for readers of the source.
+    const API_DOC: &str = include_str!("../../docs/api.md");
+
+    /// The text of a `## heading` section, up to the next one, with white space collapsed.
+    fn section(markdown: &str, heading: &str) -> String {
+        let start = markdown.find(&format!("\n## {heading}\n")).unwrap_or_else(|| panic!("no section {heading}"));
+        let body = &markdown[start + 1..];
+        let end = body[1..].find("\n## ").map_or(body.len(), |end| end + 1);
+        body[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn docs_api_md_names_every_operation() {
+        let path_char = |c: char| c.is_ascii_alphanumeric() || "/{}_.-".contains(c);
+        for (method, path, ..) in OPERATIONS {
+            let operation = format!("{} {path}", method.to_ascii_uppercase());
+            // `GET /chat/api/rooms` is not named by `GET /chat/api/rooms/{id}`.
+            let named = API_DOC
+                .match_indices(&operation)
+                .any(|(at, _)| !API_DOC[at + operation.len()..].starts_with(path_char));
+            assert!(named, "docs/api.md does not name `{operation}`");
+        }
+    }
+
+    #[test]
+    fn docs_api_md_makes_the_same_choices_as_the_description() {
+        let heading = "Choices where the contract is silent";
+        assert_eq!(section(API_DOC, heading), section(PROSE, heading));
+    }
+
+    /// The source that registers the routes. Should the route table move to another file,
+    /// this path is all that changes.
+    const ROUTING: &str = include_str!("mod.rs");
+
+    /// The paths a routing source registers: each `resource("…")` literal (`web::resource`
+    /// or a bare `resource`), prefixed by the `scope("…")` literals whose call it is nested
+    /// in. Nesting is read from the parentheses, outside comments, strings and characters.
+    fn registered_paths(source: &str) -> Vec<String> {
+        let bytes = source.as_bytes();
+        let mut depth = 0usize;
+        // (depth at the call, prefix) of the scopes around the current position.
+        let mut scopes: Vec<(usize, String)> = Vec::new();
+        // A `scope(` (true) or `resource(` (false) whose literal comes next, and its depth.
+        let mut pending: Option<(bool, usize)> = None;
+        let mut paths = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = &source[i..];
+            let after_identifier = i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+            if rest.starts_with("//") {
+                i += rest.find('\n').unwrap_or(rest.len());
+                continue;
+            }
+            if rest.starts_with("/*") {
+                i += rest.find("*/").map_or(rest.len(), |end| end + 2);
+                continue;
+            }
+            if !after_identifier {
+                let call =
+                    [("scope(", true), ("resource(", false)].into_iter().find(|(name, _)| rest.starts_with(name));
+                if let Some((name, is_scope)) = call {
+                    if rest[name.len()..].trim_start().starts_with('"') {
+                        pending = Some((is_scope, depth));
+                    }
+                    i += name.len() - 1;
+                    continue;
+                }
+            }
+            match bytes[i] {
+                b'"' => {
+                    let mut end = i + 1;
+                    while end < bytes.len() && bytes[end] != b'"' {
+                        end += if bytes[end] == b'\\' { 2 } else { 1 };
+                    }
+                    let literal = &source[i + 1..end.min(bytes.len())];
+                    if let Some((is_scope, at)) = pending.take() {
+                        let prefix: String = scopes.iter().map(|(_, prefix)| prefix.as_str()).collect();
+                        if is_scope {
+                            scopes.push((at, literal.to_owned()));
+                        } else {
+                            paths.push(format!("{prefix}{literal}"));
+                        }
+                    }
+                    i = end + 1;
+                    continue;
+                }
+                // A character literal (`'('`, `'\\''`); otherwise a lifetime, read on.
+                b'\'' => {
+                    if rest[1..].starts_with('\\') {
+                        i += rest.get(3..).and_then(|r| r.find('\'')).map_or(rest.len(), |end| end + 4);
+                        continue;
+                    }
+                    let next = rest[1..].chars().next().map_or(0, char::len_utf8);
+                    if rest.get(1 + next..).is_some_and(|r| r.starts_with('\'')) {
+                        i += 2 + next;
+                        continue;
+                    }
+                }
+                b'(' => depth += 1,
+                b')' => {
+                    depth = depth.saturating_sub(1);
+                    scopes.retain(|(at, _)| *at <= depth);
+                }
+                _ => {}
+            }
+            i += rest.chars().next().map_or(1, char::len_utf8);
+        }
+        paths
+    }
+
+    #[test]
+    fn registered_paths_follow_the_nesting_of_scopes() {
+        let source = r#"
+            // web::resource("/in-a-comment") (
+            cfg.service(
+                web::scope("/a")
+                    .service(web::resource("/b").route(web::get().to(b)))
+                    .service(scope("/c").service(resource("/d/{id}")))
+                    .service(web::resource("/e").guard(|c: char| c == '(' || c == '\''))
+                    .default_service(web::to(not_found)),
+            )
+            .service(web::resource("/f"));
+            fn resource(name: &str) {}
+        "#;
+        assert_eq!(registered_paths(source), ["/a/b", "/a/c/d/{id}", "/a/e", "/f"]);
+    }
+
+    #[test]
+    fn every_registered_route_is_an_operation_and_every_operation_is_routed() {
+        let registered = registered_paths(ROUTING);
+        for expected in ["/chat/api/messages", "/chat/api/rooms/{id}/members/{user_id}", "/healthz", "/metrics"] {
+            assert!(registered.iter().any(|path| path == expected), "{expected} not found in {registered:?}");
+        }
+        for path in &registered {
+            assert!(OPERATIONS.iter().any(|(_, documented, ..)| documented == path), "{path} is not in OPERATIONS");
+        }
+        for (method, path, ..) in OPERATIONS {
+            assert!(registered.iter().any(|routed| routed == path), "{method} {path} is not routed");
+        }
+    }
+
+    #[test]
+    fn the_description_carries_the_prose() {
+        let doc = description();
+        let prose = doc["info"]["description"].as_str().expect("a description");
+        assert_eq!(prose, PROSE);
+        for section in ["Errors", "Authentication", "Choices where the contract is silent", "Streams", "Attachments"] {
+            assert!(prose.contains(&format!("\n## {section}\n")), "{section}");
+        }
+    }
 }

@@ -16,7 +16,7 @@ pub struct NewAccount {
 }
 
 impl NewAccount {
-    /// Validates and hashes (about 100 ms of CPU: call it off the reactor).
+    /// Validates and hashes. Hashing is slow on purpose (argon2id): call it off the reactor.
     pub fn parse(
         username: &str,
         password: &str,

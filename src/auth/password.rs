@@ -1,5 +1,5 @@
-//! Password hashing (argon2id, PHC strings). About 100 ms of CPU: callers run it on the
-//! blocking pool.
+//! Password hashing (argon2id, PHC strings). Slow on purpose, to make guessing costly:
+//! callers run it on the blocking pool.
 
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::Argon2;

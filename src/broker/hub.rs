@@ -257,8 +257,8 @@ impl Hub {
 
     /// Keeps streams alive while the hub is in use: a stream that wrote nothing for
     /// `ping_every` writes a ping. One shared tick, `TICKS_PER_PING` times per interval,
-    /// instead of a timer per stream, which every stream polled on each wake-up; a tick
-    /// wakes only the streams whose ping is due.
+    /// rather than a timer per stream, which the stream would poll on each of its wake-ups
+    /// and carry in its task; a tick wakes only the streams whose ping is due.
     pub fn keep_alive(self: &Arc<Self>, ping_every: Duration) {
         let hub = Arc::downgrade(self);
         let every = (ping_every / u32::from(TICKS_PER_PING)).max(Duration::from_millis(1));

@@ -1,7 +1,7 @@
 //! The listener's front door. Every new connection is looked at before actix-web sees it:
 //! a fresh connection whose first request opens the event stream is handed to the stream
-//! threads and served by [`stream`], a lean HTTP/1.1 writer that keeps about 2.5 KiB per
-//! subscriber; everything else, and every refusal, goes to actix-web untouched.
+//! threads and served by [`stream`], a lean HTTP/1.1 writer that keeps per subscriber only
+//! what serving it needs; everything else, and every refusal, goes to actix-web untouched.
 //!
 //! Streams are most of a chat server's connections and nearly all of its writes. Through
 //! actix-web each one keeps an 8 KiB read and an 8 KiB write buffer for its whole life and
@@ -53,8 +53,8 @@ type Job = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 /// that fall behind find several events ready and write them at once.
 ///
 /// Half as many threads as cores by default (`stream_threads`): a stream's work is nearly
-/// all `writev(2)`, and on two cores a second stream thread cost more in waking, stealing
-/// and moving tasks between cores than it gained (about 15 % more CPU per delivery).
+/// all `writev(2)`, and on two cores a second stream thread costs more in waking, stealing
+/// and moving tasks between cores than its parallel writes save (see benches/README.md).
 ///
 /// One multi-threaded runtime rather than a single-threaded one per thread: the publisher
 /// wakes every subscriber of a room from the writer thread, and a single-threaded runtime

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use utoipa::OpenApi;
 
 use crate::domain::views::*;
+use crate::domain::EventKind;
 
 /// What the operations and schemas cannot say: errors, authentication, the choices made
 /// where the contract is silent, streams and attachments (Markdown).
@@ -66,7 +67,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),
     ("get", "/chat/api/attachments/{id}", "Download a file (ranges, ETag)", "", 200, "file"),
     ("get", "/chat/api/attachments/{id}/thumbnail", "An image's thumbnail", "", 200, "image"),
-    ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=). Events: new_message, message_updated (Message), message_deleted (MessageDeleted), read (ReadMarked), member_joined / member_updated / member_left (MemberChanged), room_updated (Room), typing (Typing, no id), reset. Keep-alive: a `: ping` comment once a stream has written nothing for CAUSERIE_SSE_PING_SECONDS (15 s; a shared tick four times per interval, so after 3/4 to 1 interval of silence): an idle stream pings every interval", "", 200, "text/event-stream"),
+    ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=); the events are listed in the description", "", 200, "text/event-stream"),
     ("get", "/chat/api/openapi.json", "This description", "", 200, "OpenAPI"),
     ("get", "/healthz", "The process is up", "", 200, "{status}"),
     ("get", "/readyz", "The database answers and is migrated", "", 200, "{status}"),
@@ -261,6 +262,23 @@ fn query_parameters(path: &str) -> Vec<Value> {
     }
 }
 
+/// What the stream carries, from the one list of event kinds.
+fn stream_events() -> String {
+    let mut text = String::from(
+        "Each event is `event: KIND`, `data: JSON` and, when it is stored, `id: N` (resume after it). Kinds:\n",
+    );
+    for kind in EventKind::ALL {
+        let stored = if kind.is_stored() { "stored, replayed on resume" } else { "not stored, never replayed" };
+        text.push_str(&format!("- `{}`: {} ({stored})\n", kind.as_str(), kind.payload_schema()));
+    }
+    text.push_str(
+        "\nKeep-alive: a `: ping` comment once a stream has written nothing for CAUSERIE_SSE_PING_SECONDS \
+         (15 s; a shared tick four times per interval, so after 3/4 to 1 interval of silence): an idle stream \
+         pings every interval.",
+    );
+    text
+}
+
 pub fn description() -> Value {
     let mut doc = serde_json::to_value(Doc::openapi()).unwrap_or_else(|_| json!({}));
     doc["info"]["description"] = json!(PROSE);
@@ -300,6 +318,9 @@ pub fn description() -> Value {
         if !parameters.is_empty() {
             operation["parameters"] = Value::Array(parameters);
         }
+        if *path == "/chat/api/stream" {
+            operation["description"] = json!(stream_events());
+        }
         let item = paths.entry(path.to_string()).or_insert_with(|| json!({}));
         item[*method] = operation;
     }
@@ -320,6 +341,18 @@ mod tests {
 
     /// The repository's own account of the API, for readers of the source.
     const API_DOC: &str = include_str!("../../docs/api.md");
+
+    /// Both descriptions of the stream name every kind of event the server sends.
+    #[test]
+    fn every_event_kind_is_described() {
+        let doc = description();
+        let stream = doc["paths"]["/chat/api/stream"]["get"]["description"].as_str().unwrap_or_default();
+        for kind in EventKind::ALL {
+            let name = format!("`{}`", kind.as_str());
+            assert!(stream.contains(&name), "the OpenAPI stream description lacks {name}");
+            assert!(API_DOC.contains(&name), "docs/api.md lacks {name}");
+        }
+    }
 
     /// The text of a `## heading` section, up to the next one, with white space collapsed.
     fn section(markdown: &str, heading: &str) -> String {
@@ -350,7 +383,7 @@ mod tests {
 
     /// The source that registers the routes. Should the route table move to another file,
     /// this path is all that changes.
-    const ROUTING: &str = include_str!("mod.rs");
+    const ROUTING: &str = include_str!("routes.rs");
 
     /// The paths a routing source registers: each `resource("…")` literal (`web::resource`
     /// or a bare `resource`), prefixed by the `scope("…")` literals whose call it is nested

@@ -99,7 +99,8 @@ impl Fixture {
             disabled: false,
             created_at: now,
         };
-        let user_id: UserId = users::insert(&mut conn, &user, &["chat.read", "chat.create"]).expect("user").id;
+        let user_id: UserId =
+            users::insert(&mut conn, &user, &[Permission::Read, Permission::Create]).expect("user").id;
         let room = NewRoom {
             name: "bench",
             room_type: RoomType::Group,

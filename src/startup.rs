@@ -11,7 +11,6 @@ use actix_web::{web, App};
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::accounts::{self, NewAccount};
-use crate::auth::cache::AuthCache;
 use crate::auth::secret;
 use crate::chat::Chat;
 use crate::config::Settings;
@@ -19,10 +18,9 @@ use crate::front::Front;
 use crate::metrics::{self, Metrics};
 use crate::store::{events, now_micros, users, Db};
 
-/// What every request can reach: the use cases' context, and who is signed in.
+/// What every request can reach: the use cases' context.
 pub struct AppState {
     pub chat: Chat,
-    pub auth_cache: AuthCache,
 }
 
 pub struct Application {
@@ -48,10 +46,7 @@ impl Application {
             anyhow::anyhow!("cannot listen on {} ({}): {e}", settings.bind, crate::config::where_set("bind"))
         })?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState {
-            chat,
-            auth_cache: AuthCache::new(Duration::from_secs(settings.auth_cache_seconds)),
-        });
+        let state = web::Data::new(AppState { chat });
         state.chat.hub.keep_alive(state.chat.settings.ping_interval());
         let server = serve(listener, state.clone())?;
         spawn_housekeeping(state.clone());

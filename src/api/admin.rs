@@ -79,8 +79,5 @@ pub async fn update_user(
         is_admin: body.is_admin,
         disabled: body.disabled,
     };
-    let view = users::update(&state.chat, user.actor(), id, change).await?;
-    // Sessions are remembered by hash: forget all of this user's, so the change applies now.
-    state.auth_cache.forget_user(id);
-    Ok(ok(&view))
+    Ok(ok(&users::update(&state.chat, user.actor(), id, change).await?))
 }

@@ -37,7 +37,6 @@ pub fn create(conn: &mut DbConn, account: &NewAccount) -> ApiResult<UserRow> {
     if users::by_username(conn, account.username.as_str())?.is_some() {
         return Err(ApiError::Conflict(format!("username {} is taken", account.username.as_str())));
     }
-    let permissions: Vec<&str> = account.permissions.iter().map(|p| p.as_str()).collect();
     let row = users::insert(
         conn,
         &NewUser {
@@ -48,7 +47,7 @@ pub fn create(conn: &mut DbConn, account: &NewAccount) -> ApiResult<UserRow> {
             disabled: false,
             created_at: now_micros(),
         },
-        &permissions,
+        &account.permissions,
     )?;
     Ok(row)
 }

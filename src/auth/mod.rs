@@ -95,7 +95,7 @@ pub fn credential(
 
 /// The enabled user behind a credential: from the cache, else from the database.
 pub async fn authenticate(state: &AppState, credential: Credential, hash: String) -> Result<CurrentUser, ApiError> {
-    let known = match state.auth_cache.get(&hash) {
+    let known = match state.chat.auth_cache.get(&hash) {
         Some(known) => known,
         None => {
             let via_session = matches!(credential, Credential::Session(_));
@@ -106,7 +106,7 @@ pub async fn authenticate(state: &AppState, credential: Credential, hash: String
                 .run(move |conn| lookup(conn, &key, via_session))
                 .await?
                 .ok_or(ApiError::Unauthenticated)?;
-            state.auth_cache.put(hash, known.clone());
+            state.chat.auth_cache.put(hash, known.clone());
             known
         }
     };
@@ -130,7 +130,7 @@ fn lookup(conn: &mut crate::store::DbConn, hash: &str, via_session: bool) -> Res
         username: row.username,
         display_name: row.display_name,
         is_admin: row.is_admin,
-        permissions: permissions.iter().filter_map(|p| Permission::parse(p).ok()).collect(),
+        permissions,
     }))
 }
 

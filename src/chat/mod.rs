@@ -9,12 +9,15 @@ pub mod members;
 pub mod messages;
 pub mod reads;
 pub mod rooms;
+pub mod sessions;
 pub mod streams;
 pub mod users;
 pub mod views;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::broker::{Event, Hub, Notice, Outbox};
 use crate::config::Settings;
@@ -24,13 +27,15 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{events, Db, DbConn};
 
 /// What the use cases work with: the settings, the database, the hub that fans events out,
-/// and the rate limits.
+/// the rate limits and the signed-in cache.
 #[derive(Clone)]
 pub struct Chat {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub hub: Arc<Hub>,
     pub limits: Arc<Limits>,
+    /// Who is signed in, remembered for a while without asking the database.
+    pub auth_cache: Arc<AuthCache>,
 }
 
 impl Chat {
@@ -42,6 +47,7 @@ impl Chat {
                 settings.login_attempts_per_minute,
             )),
             hub: Hub::new(settings.channel_capacity),
+            auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
             settings,
             db,
         }

@@ -108,7 +108,7 @@ fn catch_up(db: Db, user_id: UserId, room_id: Option<RoomId>) -> CatchUp {
                 Ok::<_, ApiError>(CatchUpBatch {
                     more: rows.len() as i64 == CATCH_UP_BATCH,
                     last_id: rows.last().map(|r| r.id),
-                    frames: rows.iter().map(|r| sse::frame(Some(r.id), &r.kind, &r.payload)).collect(),
+                    frames: rows.iter().map(|r| sse::frame(Some(r.id), r.kind.as_str(), &r.payload)).collect(),
                     revoked: false,
                 })
             })

@@ -97,20 +97,23 @@ pub async fn update(chat: &Chat, user: Actor, id: UserId, change: AccountChange)
         is_admin: change.is_admin,
         disabled: change.disabled,
     };
-    chat.commit(move |tx| {
-        let row = users::update(tx, id, &changes)?.ok_or_else(|| ApiError::not_found("user"))?;
-        if let Some(permissions) = &permissions {
-            let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-            users::set_permissions(tx, id, &names)?;
-        }
-        if changes.disabled == Some(true) {
-            tokens::delete_sessions_of(tx, id)?;
-            tokens::delete_api_tokens_of(tx, id)?;
-            tx.notify(Notice::UserDisabled { user_id: id.get() });
-        }
-        Ok(views::admin_user(&row, users::permissions(tx, id)?))
-    })
-    .await
+    let view = chat
+        .commit(move |tx| {
+            let row = users::update(tx, id, &changes)?.ok_or_else(|| ApiError::not_found("user"))?;
+            if let Some(permissions) = &permissions {
+                users::set_permissions(tx, id, permissions)?;
+            }
+            if changes.disabled == Some(true) {
+                tokens::delete_sessions_of(tx, id)?;
+                tokens::delete_api_tokens_of(tx, id)?;
+                tx.notify(Notice::UserDisabled { user_id: id.get() });
+            }
+            Ok(views::admin_user(&row, users::permissions(tx, id)?))
+        })
+        .await?;
+    // Sessions are remembered by hash: forget all of this user's, so the change applies now.
+    chat.auth_cache.forget_user(id);
+    Ok(view)
 }
 
 /// The account of a username, for the command line.
@@ -124,18 +127,10 @@ pub async fn by_username(chat: &Chat, name: &str) -> ApiResult<UserRow> {
 
 /// Gives permissions to an account, each once.
 pub async fn grant(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
-    chat.commit(move |tx| {
-        let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-        Ok(users::grant(tx, id, &names)?)
-    })
-    .await
+    chat.commit(move |tx| Ok(users::grant(tx, id, &permissions)?)).await
 }
 
 /// Takes permissions from an account.
 pub async fn revoke(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
-    chat.commit(move |tx| {
-        let names: Vec<&str> = permissions.iter().map(|p| p.as_str()).collect();
-        Ok(users::revoke(tx, id, &names)?)
-    })
-    .await
+    chat.commit(move |tx| Ok(users::revoke(tx, id, &permissions)?)).await
 }

@@ -173,9 +173,9 @@ pub fn receipts(conn: &mut DbConn, message: &MessageRow) -> QueryResult<Vec<Rece
 }
 
 /// The permissions a `User` shows: an admin holds all of them, whatever is stored.
-fn shown_permissions(is_admin: bool, held: Vec<String>) -> Vec<String> {
+fn shown_permissions(is_admin: bool, held: Vec<Permission>) -> Vec<Permission> {
     if is_admin {
-        Permission::ALL.iter().map(|p| p.as_str().to_owned()).collect()
+        Permission::ALL.to_vec()
     } else {
         held
     }
@@ -195,19 +195,18 @@ pub fn public_user(row: &UserRow) -> User {
 
 /// The admin `User` shape: with the permissions it holds (all, for an admin) and whether
 /// it is disabled.
-pub fn admin_user(row: &UserRow, held: Vec<String>) -> User {
+pub fn admin_user(row: &UserRow, held: Vec<Permission>) -> User {
     User { permissions: Some(shown_permissions(row.is_admin, held)), disabled: Some(row.disabled), ..public_user(row) }
 }
 
 /// The caller's own `User`, with permissions (for `/me`).
 pub fn me(id: UserId, username: &str, display_name: &str, is_admin: bool, permissions: &[Permission]) -> User {
-    let held = permissions.iter().map(|p| p.as_str().to_owned()).collect();
     User {
         id,
         username: username.to_owned(),
         display_name: display_name.to_owned(),
         is_admin,
-        permissions: Some(shown_permissions(is_admin, held)),
+        permissions: Some(shown_permissions(is_admin, permissions.to_vec())),
         disabled: None,
     }
 }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::{AttachmentId, MessageId, MessageType, Role, RoomId, RoomType, UserId};
+use super::{AttachmentId, MessageId, MessageType, Permission, Role, RoomId, RoomType, UserId};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct User {
@@ -13,7 +13,8 @@ pub struct User {
     pub is_admin: bool,
     /// Only on `/me` and the admin endpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub permissions: Option<Vec<Permission>>,
     /// Only on the admin endpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,

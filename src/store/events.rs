@@ -21,7 +21,7 @@ pub fn insert(
 ) -> QueryResult<i64> {
     let row = (
         chat_events::room_id.eq(room_id),
-        chat_events::kind.eq(kind.as_str()),
+        chat_events::kind.eq(kind),
         chat_events::payload.eq(payload),
         chat_events::target_user_id.eq(target_user_id),
         chat_events::created_at.eq(now_micros()),

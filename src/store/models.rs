@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::*;
-use crate::domain::{AttachmentId, MessageId, MessageType, Role, RoomId, RoomType, UserId};
+use crate::domain::{AttachmentId, EventKind, MessageId, MessageType, Role, RoomId, RoomType, UserId};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users)]
@@ -147,7 +147,7 @@ pub struct NewAttachment<'a> {
 pub struct EventRow {
     pub id: i64,
     pub room_id: RoomId,
-    pub kind: String,
+    pub kind: EventKind,
     pub payload: String,
     pub target_user_id: Option<UserId>,
     pub created_at: i64,

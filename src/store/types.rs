@@ -7,7 +7,7 @@ use diesel::deserialize::{self, FromSql};
 use diesel::serialize::{self, Output, ToSql};
 use diesel::sql_types::{BigInt, Text};
 
-use crate::domain::{AttachmentId, MessageId, MessageType, Role, RoomId, RoomType, UserId};
+use crate::domain::{AttachmentId, EventKind, MessageId, MessageType, Permission, Role, RoomId, RoomType, UserId};
 
 macro_rules! stored_as_bigint {
     ($($id:ident),+) => {$(
@@ -70,4 +70,4 @@ macro_rules! stored_as_text {
 }
 
 stored_as_bigint!(UserId, RoomId, MessageId, AttachmentId);
-stored_as_text!(RoomType, Role, MessageType);
+stored_as_text!(RoomType, Role, MessageType, Permission, EventKind);

@@ -7,11 +7,11 @@ use diesel::prelude::*;
 use super::models::{NewUser, UserChanges, UserRow};
 use super::schema::{user_permissions, users};
 use super::{like_escape, DbConn, QueryResult};
-use crate::domain::UserId;
+use crate::domain::{Permission, UserId};
 
 diesel::define_sql_function!(fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text);
 
-pub fn insert(conn: &mut DbConn, user: &NewUser<'_>, permissions: &[&str]) -> QueryResult<UserRow> {
+pub fn insert(conn: &mut DbConn, user: &NewUser<'_>, permissions: &[Permission]) -> QueryResult<UserRow> {
     let row: UserRow = diesel::insert_into(users::table).values(user).returning(users::all_columns).get_result(conn)?;
     set_permissions(conn, row.id, permissions)?;
     Ok(row)
@@ -53,7 +53,7 @@ pub fn update(conn: &mut DbConn, id: UserId, changes: &UserChanges) -> QueryResu
     diesel::update(users::table.find(id)).set(changes).returning(users::all_columns).get_result(conn).optional()
 }
 
-pub fn permissions(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<String>> {
+pub fn permissions(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<Permission>> {
     user_permissions::table
         .filter(user_permissions::user_id.eq(user_id))
         .order(user_permissions::permission.asc())
@@ -62,13 +62,13 @@ pub fn permissions(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<String
 }
 
 /// Every user, disabled ones too, by username, each with the permissions they hold.
-pub fn all_with_permissions(conn: &mut DbConn) -> QueryResult<Vec<(UserRow, Vec<String>)>> {
+pub fn all_with_permissions(conn: &mut DbConn) -> QueryResult<Vec<(UserRow, Vec<Permission>)>> {
     let rows: Vec<UserRow> = users::table.order(users::username.asc()).select(UserRow::as_select()).load(conn)?;
-    let grants: Vec<(UserId, String)> = user_permissions::table
+    let grants: Vec<(UserId, Permission)> = user_permissions::table
         .order((user_permissions::user_id.asc(), user_permissions::permission.asc()))
         .select((user_permissions::user_id, user_permissions::permission))
         .load(conn)?;
-    let mut held: HashMap<UserId, Vec<String>> = HashMap::new();
+    let mut held: HashMap<UserId, Vec<Permission>> = HashMap::new();
     for (user_id, permission) in grants {
         held.entry(user_id).or_default().push(permission);
     }
@@ -81,15 +81,15 @@ pub fn all_with_permissions(conn: &mut DbConn) -> QueryResult<Vec<(UserRow, Vec<
         .collect())
 }
 
-pub fn set_permissions(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryResult<()> {
+pub fn set_permissions(conn: &mut DbConn, user_id: UserId, permissions: &[Permission]) -> QueryResult<()> {
     diesel::delete(user_permissions::table.filter(user_permissions::user_id.eq(user_id))).execute(conn)?;
     grant(conn, user_id, permissions)
 }
 
-pub fn grant(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryResult<()> {
+pub fn grant(conn: &mut DbConn, user_id: UserId, permissions: &[Permission]) -> QueryResult<()> {
     let held = self::permissions(conn, user_id)?;
     for permission in permissions {
-        if !held.iter().any(|h| h == permission) {
+        if !held.contains(permission) {
             diesel::insert_into(user_permissions::table)
                 .values((user_permissions::user_id.eq(user_id), user_permissions::permission.eq(*permission)))
                 .execute(conn)?;
@@ -98,7 +98,7 @@ pub fn grant(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryR
     Ok(())
 }
 
-pub fn revoke(conn: &mut DbConn, user_id: UserId, permissions: &[&str]) -> QueryResult<()> {
+pub fn revoke(conn: &mut DbConn, user_id: UserId, permissions: &[Permission]) -> QueryResult<()> {
     diesel::delete(
         user_permissions::table
             .filter(user_permissions::user_id.eq(user_id))

@@ -1,0 +1,92 @@
+//! Signing in and out, and API tokens.
+
+use std::net::IpAddr;
+
+use super::{views, Chat};
+use crate::auth::{password, secret, Credential, TOKEN_PREFIX};
+use crate::domain::views::{CreatedToken, TokenInfo, User};
+use crate::domain::{format_time, TokenName, UserId};
+use crate::error::{ApiError, ApiResult};
+use crate::store::{now_micros, tokens, users};
+
+const BAD_LOGIN: &str = "wrong username or password";
+
+/// A new session: who signed in, and the session's secret for the cookie.
+pub struct Session {
+    pub user: User,
+    pub secret: String,
+}
+
+/// Checks a username and password and opens a session. Failed attempts count per client
+/// address and username; a wrong password, an unknown or a disabled account answer alike.
+pub async fn login(chat: &Chat, client: IpAddr, username: &str, given: String) -> ApiResult<Session> {
+    let username = username.trim().to_lowercase();
+    chat.limits.login_allowed(client, &username)?;
+    let session_days = i64::from(chat.settings.session_days);
+    let name = username.clone();
+    let outcome = chat
+        .read(move |conn| {
+            let Some(user) = users::by_username(conn, &name)? else {
+                password::verify_nobody(&given);
+                return Ok(None);
+            };
+            if user.disabled || !password::verify(&given, &user.password_hash) {
+                return Ok(None);
+            }
+            let (secret, hash) = secret::generate("");
+            let expires = now_micros() + session_days * 86_400 * 1_000_000;
+            tokens::create_session(conn, user.id, &hash, expires)?;
+            Ok(Some(Session { user: views::public_user(&user), secret }))
+        })
+        .await?;
+    outcome.ok_or_else(|| {
+        chat.limits.login_failed(client, &username);
+        ApiError::UnauthenticatedBecause(BAD_LOGIN)
+    })
+}
+
+/// Ends the session the caller signed in with; a bearer token is left as it is.
+pub async fn logout(chat: &Chat, credential: Credential) -> ApiResult<()> {
+    if let Credential::Session(hash) = credential {
+        chat.auth_cache.forget(&hash);
+        chat.read(move |conn| Ok(tokens::delete_session(conn, &hash)?)).await?;
+    }
+    Ok(())
+}
+
+/// The caller's API tokens, never their secrets.
+pub async fn tokens(chat: &Chat, user_id: UserId) -> ApiResult<Vec<TokenInfo>> {
+    let rows = chat.read(move |conn| Ok(tokens::list_api_tokens(conn, user_id)?)).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, created_at, last_used_at)| TokenInfo {
+            id,
+            name,
+            created_at: format_time(created_at),
+            last_used_at: last_used_at.map(format_time),
+        })
+        .collect())
+}
+
+/// Creates an API token named `name` (default `api`); its secret is shown this once.
+pub async fn create_token(chat: &Chat, user_id: UserId, name: Option<String>) -> ApiResult<CreatedToken> {
+    let name = match name {
+        None => "api".to_owned(),
+        Some(name) => TokenName::parse(&name)?.into_string(),
+    };
+    let (token, hash) = secret::generate(TOKEN_PREFIX);
+    let id = chat.read(move |conn| Ok(tokens::create_api_token(conn, user_id, &name, &hash)?)).await?;
+    Ok(CreatedToken { id, token })
+}
+
+/// Revokes one of the caller's API tokens.
+pub async fn revoke_token(chat: &Chat, user_id: UserId, id: i64) -> ApiResult<()> {
+    let found = chat.read(move |conn| Ok(tokens::revoke_api_token(conn, user_id, id)?)).await?;
+    // The cache knows credentials by hash, not by token id: forget all of this user's.
+    chat.auth_cache.forget_user(user_id);
+    if found {
+        Ok(())
+    } else {
+        Err(ApiError::not_found("token"))
+    }
+}

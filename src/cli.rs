@@ -12,7 +12,7 @@ use crate::chat::{attachments, users, Chat};
 use crate::config::{Overrides, Settings};
 use crate::domain::Permission;
 use crate::error::ApiError;
-use crate::store::{tokens, Db};
+use crate::store::tokens;
 
 #[derive(Debug, Parser)]
 #[command(name = "causerie", version, about = "Self-hosted team chat")]
@@ -134,8 +134,8 @@ pub fn run_admin_command(command: Command, settings: &Settings) -> anyhow::Resul
 }
 
 async fn admin_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
-    let database = settings.database();
-    let db = tokio::task::spawn_blocking(move || Db::connect(&database, 2)).await??;
+    let opening = settings.clone();
+    let db = tokio::task::spawn_blocking(move || opening.open_database(2)).await??;
     let chat = Chat::new(Arc::new(settings.clone()), db);
     let fail = |e: ApiError| anyhow::anyhow!("{e}");
     match command {

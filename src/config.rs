@@ -10,7 +10,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Permission;
-use crate::store::DatabaseUrl;
+use crate::store::{DatabaseUrl, Db};
 
 /// Every setting; the environment variable is `CAUSERIE_` + the upper-case name.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,6 +212,11 @@ impl Settings {
             .unwrap_or(DatabaseUrl { backend: crate::store::Backend::Sqlite, target: "causerie.db".into() })
     }
 
+    /// Connects the configured database (migrating it); a failure names the setting.
+    pub fn open_database(&self, pool_size: u32) -> anyhow::Result<Db> {
+        Db::connect(&self.database(), pool_size).map_err(|e| anyhow::anyhow!("{e} ({})", where_set("database_url")))
+    }
+
     pub fn default_permission_list(&self) -> Vec<Permission> {
         Permission::parse_list(&self.default_permissions).unwrap_or_default()
     }
@@ -271,6 +276,19 @@ fn one_line(text: &str) -> String {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_that_cannot_be_opened_is_named_with_its_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the database's folder should be.
+        let blocker = dir.path().join("not-a-folder");
+        std::fs::write(&blocker, b"").unwrap();
+        let settings =
+            Settings { database_url: format!("sqlite://{}/chat.db", blocker.display()), ..Settings::default() };
+        let error = settings.open_database(1).err().expect("no database there").to_string();
+        assert!(error.contains("CAUSERIE_DATABASE_URL") && error.contains("not-a-folder"), "{error}");
+        assert!(!error.contains('\n'), "{error}");
+    }
 
     // Every test that loads settings runs in a `Jail`: one at a time, so that the variables
     // one of them sets are not read by another.

@@ -18,24 +18,18 @@ use crate::front::Front;
 use crate::metrics::{self, Metrics};
 use crate::store::{events, now_micros, users, Db};
 
-/// What every request can reach: the use cases' context.
-pub struct AppState {
-    pub chat: Chat,
-}
-
 pub struct Application {
     port: u16,
     server: Server,
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
 }
 
 impl Application {
     /// Connects the database (migrating it), creates the first admin if there is no
     /// user, seeds demo data when asked, and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let database = settings.database();
-        let pool_size = settings.db_pool_size;
-        let db = tokio::task::spawn_blocking(move || Db::connect(&database, pool_size)).await??;
+        let opening = settings.clone();
+        let db = tokio::task::spawn_blocking(move || opening.open_database(opening.db_pool_size)).await??;
         let boot = (db.clone(), settings.clone());
         tokio::task::spawn_blocking(move || bootstrap(&boot.0, &boot.1)).await??;
         let chat = Chat::new(Arc::new(settings.clone()), db);
@@ -46,27 +40,28 @@ impl Application {
             anyhow::anyhow!("cannot listen on {} ({}): {e}", settings.bind, crate::config::where_set("bind"))
         })?;
         let port = listener.local_addr()?.port();
-        let state = web::Data::new(AppState { chat });
-        state.chat.hub.keep_alive(state.chat.settings.ping_interval());
-        let server = serve(listener, state.clone())?;
-        spawn_housekeeping(state.clone());
-        Ok(Self { port, server, state })
+        let chat = web::Data::new(chat);
+        chat.hub.keep_alive(chat.settings.ping_interval());
+        let server = serve(listener, chat.clone())?;
+        spawn_housekeeping(chat.clone());
+        Ok(Self { port, server, chat })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    pub fn state(&self) -> web::Data<AppState> {
-        self.state.clone()
+    /// What every request reaches: the use cases' context.
+    pub fn state(&self) -> web::Data<Chat> {
+        self.chat.clone()
     }
 
     /// Serves until the server stops; SIGTERM or Ctrl-C ends the streams first, so that
     /// clients reconnect elsewhere, then lets open requests finish.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
-        let hub = self.state.chat.hub.clone();
-        let grace = Duration::from_secs(self.state.chat.settings.shutdown_timeout_seconds);
+        let hub = self.chat.hub.clone();
+        let grace = Duration::from_secs(self.chat.settings.shutdown_timeout_seconds);
         tokio::spawn(async move {
             shutdown_signal().await;
             tracing::info!("shutting down");
@@ -126,9 +121,9 @@ async fn shutdown_signal() {
     }
 }
 
-fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Server> {
+fn serve(listener: TcpListener, chat: web::Data<Chat>) -> anyhow::Result<Server> {
     let metrics = web::Data::new(Metrics::new());
-    let front = Arc::new(Front::new(state.clone(), metrics.clone())?);
+    let front = Arc::new(Front::new(chat.clone(), metrics.clone())?);
     let server = crate::front::serve(listener, front, move || {
         let app = App::new()
             .wrap(
@@ -139,11 +134,11 @@ fn serve(listener: TcpListener, state: web::Data<AppState>) -> anyhow::Result<Se
             .wrap(Compress::default())
             .wrap(from_fn(metrics::track))
             .wrap(TracingLogger::default())
-            .app_data(state.clone())
+            .app_data(chat.clone())
             .app_data(metrics.clone())
-            .app_data(web::PayloadConfig::new(state.chat.settings.max_json_bytes))
+            .app_data(web::PayloadConfig::new(chat.settings.max_json_bytes))
             .configure(crate::api::configure);
-        match &state.chat.settings.web_dir {
+        match &chat.settings.web_dir {
             Some(dir) => app.service(actix_files::Files::new("/", dir).index_file("index.html")),
             None => app.default_service(web::get().to(crate::api::web_client::asset)),
         }
@@ -175,13 +170,13 @@ fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<()> {
 }
 
 /// Hourly: drop events past retention (streams resuming from before get `reset`).
-fn spawn_housekeeping(state: web::Data<AppState>) {
+fn spawn_housekeeping(chat: web::Data<Chat>) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            let retention = state.chat.settings.event_retention_hours as i64 * 3600 * 1_000_000;
-            let db = state.chat.db.clone();
+            let retention = chat.settings.event_retention_hours as i64 * 3600 * 1_000_000;
+            let db = chat.db.clone();
             let result = db
                 .run(move |conn| events::prune(conn, now_micros() - retention).map_err(crate::error::ApiError::from))
                 .await;

@@ -6,9 +6,9 @@ use serde::Deserialize;
 use super::{created, ok, Json, Query};
 use crate::auth::CurrentUser;
 use crate::chat::users::{self, AccountChange, AccountRequest};
+use crate::chat::Chat;
 use crate::domain::UserId;
 use crate::error::ApiResult;
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
@@ -18,16 +18,16 @@ pub struct SearchQuery {
 }
 
 pub async fn search_users(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     query: Query<SearchQuery>,
 ) -> ApiResult<HttpResponse> {
     let SearchQuery { q, limit } = query.into_inner();
-    Ok(ok(&users::search(&state.chat, user.actor(), q, limit).await?))
+    Ok(ok(&users::search(&chat, user.actor(), q, limit).await?))
 }
 
-pub async fn list_users(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&users::list(&state.chat, user.actor()).await?))
+pub async fn list_users(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(ok(&users::list(&chat, user.actor()).await?))
 }
 
 #[derive(Deserialize)]
@@ -41,7 +41,7 @@ pub struct CreateUserBody {
 }
 
 pub async fn create_user(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     Json(body): Json<CreateUserBody>,
 ) -> ApiResult<HttpResponse> {
@@ -52,7 +52,7 @@ pub async fn create_user(
         permissions: body.permissions,
         is_admin: body.is_admin.unwrap_or(false),
     };
-    Ok(created(&users::create(&state.chat, user.actor(), request).await?))
+    Ok(created(&users::create(&chat, user.actor(), request).await?))
 }
 
 #[derive(Deserialize)]
@@ -66,7 +66,7 @@ pub struct UpdateUserBody {
 }
 
 pub async fn update_user(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<UserId>,
     Json(body): Json<UpdateUserBody>,
@@ -79,5 +79,5 @@ pub async fn update_user(
         is_admin: body.is_admin,
         disabled: body.disabled,
     };
-    Ok(ok(&users::update(&state.chat, user.actor(), id, change).await?))
+    Ok(ok(&users::update(&chat, user.actor(), id, change).await?))
 }

@@ -18,9 +18,9 @@ use tokio::io::AsyncWriteExt;
 use super::{created, ok, Query};
 use crate::auth::CurrentUser;
 use crate::chat::attachments::{self, FileDraft, Variant};
+use crate::chat::Chat;
 use crate::domain::{AttachmentId, MessageContent, MessageId, RoomId};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
 use crate::uploads::{self, Staged, Upload, Written};
 
 /// Largest text field of the form: room_id, content (10,000 characters), reply_to_id.
@@ -36,14 +36,14 @@ struct Form {
 
 /// `POST /messages` as `multipart/form-data`: the message and its files, all or nothing.
 pub async fn send_with_files(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let user = user.actor();
-    attachments::attempt(&state.chat, &user)?;
-    let settings = state.chat.settings.clone();
+    attachments::attempt(&chat, &user)?;
+    let settings = chat.settings.clone();
     let declared = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -56,7 +56,7 @@ pub async fn send_with_files(
     let tmp = uploads::tmp_dir(&settings.uploads_dir);
     tokio::fs::create_dir_all(&tmp).await.map_err(ApiError::internal)?;
     let mut written = Written::default();
-    let form = read_form(&req, payload, &state, &tmp, &mut written).await?;
+    let form = read_form(&req, payload, &chat, &tmp, &mut written).await?;
 
     let room_id =
         RoomId(parse_id("room_id", form.room_id.as_deref())?.ok_or_else(|| ApiError::invalid("room_id is required"))?);
@@ -66,7 +66,7 @@ pub async fn send_with_files(
         if form.files.is_empty() { MessageContent::parse(&text) } else { MessageContent::parse_optional(&text) }?;
 
     // Refuse strangers before spending any work on their images.
-    attachments::may_send(&state.chat, &user, room_id, reply_to_id).await?;
+    attachments::may_send(&chat, &user, room_id, reply_to_id).await?;
 
     let max_pixels = settings.max_image_pixels;
     let mut upload = Upload { files: form.files, written };
@@ -84,7 +84,7 @@ pub async fn send_with_files(
     .await
     .map_err(ApiError::internal)??;
 
-    let message = attachments::send(&state.chat, user, FileDraft { room_id, content, reply_to_id, upload }).await?;
+    let message = attachments::send(&chat, user, FileDraft { room_id, content, reply_to_id, upload }).await?;
     Ok(created(&message))
 }
 
@@ -105,11 +105,11 @@ fn parse_id(field: &str, value: Option<&str>) -> ApiResult<Option<i64>> {
 async fn read_form(
     req: &HttpRequest,
     payload: web::Payload,
-    state: &AppState,
+    chat: &Chat,
     tmp: &Path,
     written: &mut Written,
 ) -> ApiResult<Form> {
-    let settings = &state.chat.settings;
+    let settings = &chat.settings;
     let max_total = settings.max_upload_bytes;
     let overflow = Rc::new(Cell::new(false));
     let mut seen: u64 = 0;
@@ -234,42 +234,42 @@ pub struct ListQuery {
 
 /// `GET /rooms/{id}/attachments`: the files shared in a room, newest first.
 pub async fn list(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<RoomId>,
     query: Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let before = query.into_inner().before;
-    Ok(ok(&attachments::list(&state.chat, user.actor(), path.into_inner(), before).await?))
+    Ok(ok(&attachments::list(&chat, user.actor(), path.into_inner(), before).await?))
 }
 
 pub async fn download(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     req: HttpRequest,
     path: web::Path<AttachmentId>,
 ) -> ApiResult<HttpResponse> {
-    serve_stored(state, user, req, path.into_inner(), Variant::Original).await
+    serve_stored(chat, user, req, path.into_inner(), Variant::Original).await
 }
 
 pub async fn thumbnail(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     req: HttpRequest,
     path: web::Path<AttachmentId>,
 ) -> ApiResult<HttpResponse> {
-    serve_stored(state, user, req, path.into_inner(), Variant::Thumbnail).await
+    serve_stored(chat, user, req, path.into_inner(), Variant::Thumbnail).await
 }
 
 /// Serves the stored file (or its thumbnail) of an attachment the caller may read.
 async fn serve_stored(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     req: HttpRequest,
     id: AttachmentId,
     variant: Variant,
 ) -> ApiResult<HttpResponse> {
-    let (row, path) = attachments::locate(&state.chat, user.actor(), id, variant).await?;
+    let (row, path) = attachments::locate(&chat, user.actor(), id, variant).await?;
     let file = web::block(move || open(&path)).await.map_err(ApiError::internal)??;
     Ok(match variant {
         Variant::Original => {

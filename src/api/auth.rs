@@ -7,8 +7,8 @@ use serde::Deserialize;
 use super::{created, no_content, ok, Json, OptionalJson};
 use crate::auth::{CurrentUser, SESSION_COOKIE};
 use crate::chat::sessions;
+use crate::chat::Chat;
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 pub struct LoginBody {
@@ -17,26 +17,22 @@ pub struct LoginBody {
 }
 
 #[tracing::instrument(skip_all, fields(user_id))]
-pub async fn login(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    Json(body): Json<LoginBody>,
-) -> ApiResult<HttpResponse> {
+pub async fn login(chat: web::Data<Chat>, req: HttpRequest, Json(body): Json<LoginBody>) -> ApiResult<HttpResponse> {
     let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
-    let session = sessions::login(&state.chat, ip, &body.username, body.password).await?;
+    let session = sessions::login(&chat, ip, &body.username, body.password).await?;
     tracing::Span::current().record("user_id", session.user.id.get());
     let cookie = Cookie::build(SESSION_COOKIE, session.secret)
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(state.chat.settings.secure_cookies)
-        .max_age(CookieDuration::days(i64::from(state.chat.settings.session_days)))
+        .secure(chat.settings.secure_cookies)
+        .max_age(CookieDuration::days(i64::from(chat.settings.session_days)))
         .finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(serde_json::json!({ "user": session.user })))
 }
 
-pub async fn logout(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    sessions::logout(&state.chat, user.credential).await?;
+pub async fn logout(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    sessions::logout(&chat, user.credential).await?;
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).finish();
     gone.make_removal();
     let mut response = no_content();
@@ -45,7 +41,7 @@ pub async fn logout(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<
 }
 
 pub async fn me(user: CurrentUser) -> HttpResponse {
-    ok(&user.view())
+    ok(&sessions::me(&user))
 }
 
 #[derive(Deserialize, Default)]
@@ -55,23 +51,19 @@ pub struct TokenBody {
 }
 
 pub async fn create_token(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     body: OptionalJson<TokenBody>,
 ) -> ApiResult<HttpResponse> {
     let name = body.0.and_then(|b| b.name);
-    Ok(created(&sessions::create_token(&state.chat, user.id, name).await?))
+    Ok(created(&sessions::create_token(&chat, user.id, name).await?))
 }
 
-pub async fn list_tokens(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&sessions::tokens(&state.chat, user.id).await?))
+pub async fn list_tokens(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(ok(&sessions::tokens(&chat, user.id).await?))
 }
 
-pub async fn revoke_token(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<i64>,
-) -> ApiResult<HttpResponse> {
-    sessions::revoke_token(&state.chat, user.id, path.into_inner()).await?;
+pub async fn revoke_token(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<i64>) -> ApiResult<HttpResponse> {
+    sessions::revoke_token(&chat, user.id, path.into_inner()).await?;
     Ok(no_content())
 }

@@ -1,17 +1,19 @@
-//! Extractors: JSON bodies and query strings read into typed values, within the body
-//! limit, with refusals in the contract's shape.
+//! Extractors: the signed-in caller, and JSON bodies and query strings read into typed
+//! values within the body limit, with refusals in the contract's shape.
 
 use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
+use crate::auth::{authenticate, credential, csrf, Credential, CurrentUser, SESSION_COOKIE};
+use crate::chat::Chat;
 use crate::domain::{parse_json, parse_query};
 use crate::error::{ApiError, ApiResult};
-use crate::startup::AppState;
 
 /// A JSON body: any content type is read as JSON, the body is bounded, it must be one JSON
 /// object, and a refusal names the field at fault (`room_id: invalid type: string "x",
@@ -48,7 +50,7 @@ fn json_body<T: DeserializeOwned + 'static>(
     payload: &mut Payload,
     may_be_empty: bool,
 ) -> impl Future<Output = ApiResult<Option<T>>> + 'static {
-    let limit = req.app_data::<web::Data<AppState>>().map(|s| s.chat.settings.max_json_bytes).unwrap_or(256 * 1024);
+    let limit = req.app_data::<web::Data<Chat>>().map(|c| c.settings.max_json_bytes).unwrap_or(256 * 1024);
     let body = web::Bytes::from_request(req, payload);
     async move {
         let bytes = body.await.map_err(|e| body_error(e, limit))?;
@@ -93,4 +95,38 @@ pub fn body_error(err: actix_web::Error, limit: usize) -> ApiError {
         _ => text,
     };
     ApiError::invalid(format!("could not read the body: {why}"))
+}
+
+fn changes_state(method: &Method) -> bool {
+    matches!(*method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE)
+}
+
+/// The authenticated caller, for every handler that takes one; cookie-authenticated writes
+/// must pass the cross-site check.
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let chat = req.app_data::<web::Data<Chat>>().cloned();
+        let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let cookie = req.cookie(SESSION_COOKIE);
+        let credential = credential(authorization, cookie.as_ref().map(|c| c.value()));
+        let csrf = match &credential {
+            Ok(Some((Credential::Session(_), _))) if changes_state(req.method()) => {
+                let public_url = chat.as_ref().and_then(|c| c.settings.public_url.clone());
+                csrf::check(req, public_url.as_deref())
+            }
+            _ => Ok(()),
+        };
+        Box::pin(async move {
+            let chat = chat.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
+            let Some((credential, hash)) = credential? else { return Err(ApiError::Unauthenticated) };
+            let user = authenticate(&chat.auth_cache, &chat.db, credential, hash).await?;
+            // Authentication first: a stranger learns nothing from a CSRF refusal.
+            csrf?;
+            tracing::Span::current().record("user_id", user.id.get());
+            Ok(user)
+        })
+    }
 }

@@ -6,12 +6,12 @@ use serde::Deserialize;
 use super::{created, no_content, ok, Json};
 use crate::auth::CurrentUser;
 use crate::chat::members::{self, MemberChange};
+use crate::chat::Chat;
 use crate::domain::{RoomId, UserId};
 use crate::error::ApiResult;
-use crate::startup::AppState;
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    Ok(ok(&members::list(&state.chat, user.actor(), path.into_inner()).await?))
+pub async fn list(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
+    Ok(ok(&members::list(&chat, user.actor(), path.into_inner()).await?))
 }
 
 #[derive(Deserialize)]
@@ -22,12 +22,12 @@ pub struct AddBody {
 }
 
 pub async fn add(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<RoomId>,
     Json(body): Json<AddBody>,
 ) -> ApiResult<HttpResponse> {
-    let member = members::add(&state.chat, user.actor(), path.into_inner(), body.user_id, body.role).await?;
+    let member = members::add(&chat, user.actor(), path.into_inner(), body.user_id, body.role).await?;
     Ok(created(&member))
 }
 
@@ -39,22 +39,22 @@ pub struct UpdateBody {
 }
 
 pub async fn update(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<(RoomId, UserId)>,
     Json(body): Json<UpdateBody>,
 ) -> ApiResult<HttpResponse> {
     let (room_id, target) = path.into_inner();
     let change = MemberChange { role: body.role, is_muted: body.is_muted };
-    Ok(ok(&members::update(&state.chat, user.actor(), room_id, target, change).await?))
+    Ok(ok(&members::update(&chat, user.actor(), room_id, target, change).await?))
 }
 
 pub async fn remove(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<(RoomId, UserId)>,
 ) -> ApiResult<HttpResponse> {
     let (room_id, target) = path.into_inner();
-    members::remove(&state.chat, user.actor(), room_id, target).await?;
+    members::remove(&chat, user.actor(), room_id, target).await?;
     Ok(no_content())
 }

@@ -8,10 +8,10 @@ use super::extract::body_error;
 use super::{created, no_content, ok, Json, Query};
 use crate::auth::CurrentUser;
 use crate::chat::messages::{Draft, PageRequest};
+use crate::chat::Chat;
 use crate::chat::{messages, reads};
 use crate::domain::{parse_json, MessageId, RoomId};
 use crate::error::ApiResult;
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 pub struct PageQuery {
@@ -21,14 +21,13 @@ pub struct PageQuery {
 }
 
 pub async fn list(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<RoomId>,
     query: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let PageQuery { before, after, limit } = query.into_inner();
-    let page =
-        messages::page(&state.chat, user.actor(), path.into_inner(), PageRequest { before, after, limit }).await?;
+    let page = messages::page(&chat, user.actor(), path.into_inner(), PageRequest { before, after, limit }).await?;
     Ok(ok(&page))
 }
 
@@ -41,7 +40,7 @@ pub struct SendBody {
 
 /// `POST /messages`: JSON, or `multipart/form-data` with files.
 pub async fn send(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     req: HttpRequest,
     payload: web::Payload,
@@ -52,13 +51,13 @@ pub async fn send(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
     if is_multipart {
-        return super::attachments::send_with_files(state, user, req, payload).await;
+        return super::attachments::send_with_files(chat, user, req, payload).await;
     }
     let body = web::Bytes::from_request(&req, &mut payload.into_inner())
         .await
-        .map_err(|e| body_error(e, state.chat.settings.max_json_bytes))?;
+        .map_err(|e| body_error(e, chat.settings.max_json_bytes))?;
     let SendBody { room_id, content, reply_to_id } = parse_json(&body)?;
-    let message = messages::send(&state.chat, user.actor(), Draft { room_id, content, reply_to_id }).await?;
+    let message = messages::send(&chat, user.actor(), Draft { room_id, content, reply_to_id }).await?;
     Ok(created(&message))
 }
 
@@ -69,21 +68,17 @@ pub struct EditBody {
 }
 
 pub async fn edit(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<MessageId>,
     Json(body): Json<EditBody>,
 ) -> ApiResult<HttpResponse> {
-    let message = messages::edit(&state.chat, user.actor(), path.into_inner(), body.content).await?;
+    let message = messages::edit(&chat, user.actor(), path.into_inner(), body.content).await?;
     Ok(ok(&message))
 }
 
-pub async fn delete(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<MessageId>,
-) -> ApiResult<HttpResponse> {
-    messages::delete(&state.chat, user.actor(), path.into_inner()).await?;
+pub async fn delete(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<MessageId>) -> ApiResult<HttpResponse> {
+    messages::delete(&chat, user.actor(), path.into_inner()).await?;
     Ok(no_content())
 }
 
@@ -94,25 +89,21 @@ pub struct ReadBody {
 }
 
 pub async fn mark_read(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<RoomId>,
     Json(body): Json<ReadBody>,
 ) -> ApiResult<HttpResponse> {
-    reads::mark(&state.chat, user.actor(), path.into_inner(), body.message_id).await?;
+    reads::mark(&chat, user.actor(), path.into_inner(), body.message_id).await?;
     Ok(no_content())
 }
 
-pub async fn receipts(
-    state: web::Data<AppState>,
-    user: CurrentUser,
-    path: web::Path<MessageId>,
-) -> ApiResult<HttpResponse> {
-    let list = reads::receipts(&state.chat, user.actor(), path.into_inner()).await?;
+pub async fn receipts(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<MessageId>) -> ApiResult<HttpResponse> {
+    let list = reads::receipts(&chat, user.actor(), path.into_inner()).await?;
     Ok(ok(&list))
 }
 
-pub async fn typing(state: web::Data<AppState>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    messages::typing(&state.chat, user.actor(), path.into_inner()).await?;
+pub async fn typing(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
+    messages::typing(&chat, user.actor(), path.into_inner()).await?;
     Ok(no_content())
 }

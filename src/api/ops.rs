@@ -4,31 +4,27 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::chat::Chat;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
-use crate::startup::AppState;
 
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let db = state.chat.db.clone();
+pub async fn readyz(chat: web::Data<Chat>) -> HttpResponse {
+    let db = chat.db.clone();
     match web::block(move || db.is_ready()).await {
         Ok(true) => HttpResponse::Ok().json(json!({"status": "ready"})),
         _ => HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"})),
     }
 }
 
-pub async fn metrics(
-    state: web::Data<AppState>,
-    metrics: web::Data<Metrics>,
-    req: HttpRequest,
-) -> ApiResult<HttpResponse> {
-    if state.chat.settings.metrics_loopback_only && !req.peer_addr().is_some_and(|a| a.ip().is_loopback()) {
+pub async fn metrics(chat: web::Data<Chat>, metrics: web::Data<Metrics>, req: HttpRequest) -> ApiResult<HttpResponse> {
+    if chat.settings.metrics_loopback_only && !req.peer_addr().is_some_and(|a| a.ip().is_loopback()) {
         return Err(ApiError::Forbidden("metrics are served to loopback addresses only".into()));
     }
-    if let Some(token) = &state.chat.settings.metrics_token {
+    if let Some(token) = &chat.settings.metrics_token {
         let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         if given != Some(format!("Bearer {token}").as_str()) {
             return Err(ApiError::Unauthenticated);
@@ -36,5 +32,5 @@ pub async fn metrics(
     }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&state.chat.db, &state.chat.hub)))
+        .body(metrics.render(&chat.db, &chat.hub)))
 }

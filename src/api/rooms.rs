@@ -6,16 +6,16 @@ use serde::Deserialize;
 use super::{created, ok, Json};
 use crate::auth::CurrentUser;
 use crate::chat::rooms::{self, Made, NewRoomRequest};
+use crate::chat::Chat;
 use crate::domain::{RoomId, RoomType, UserId};
 use crate::error::ApiResult;
-use crate::startup::AppState;
 
-pub async fn list(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::mine(&state.chat, user.actor()).await?))
+pub async fn list(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(ok(&rooms::mine(&chat, user.actor()).await?))
 }
 
-pub async fn channels(state: web::Data<AppState>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::channels(&state.chat, user.actor()).await?))
+pub async fn channels(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(ok(&rooms::channels(&chat, user.actor()).await?))
 }
 
 #[derive(Deserialize)]
@@ -28,7 +28,7 @@ pub struct CreateRoomBody {
 }
 
 pub async fn create(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     Json(body): Json<CreateRoomBody>,
 ) -> ApiResult<HttpResponse> {
@@ -37,15 +37,15 @@ pub async fn create(
         name: body.name,
         member_ids: body.member_ids.unwrap_or_default(),
     };
-    let (room, made) = rooms::create(&state.chat, user.actor(), request).await?;
+    let (room, made) = rooms::create(&chat, user.actor(), request).await?;
     Ok(match made {
         Made::Created => created(&room),
         Made::Found => ok(&room),
     })
 }
 
-pub async fn get(state: web::Data<AppState>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::get(&state.chat, user.actor(), path.into_inner()).await?))
+pub async fn get(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
+    Ok(ok(&rooms::get(&chat, user.actor(), path.into_inner()).await?))
 }
 
 #[derive(Deserialize)]
@@ -55,14 +55,14 @@ pub struct RenameBody {
 }
 
 pub async fn rename(
-    state: web::Data<AppState>,
+    chat: web::Data<Chat>,
     user: CurrentUser,
     path: web::Path<RoomId>,
     Json(body): Json<RenameBody>,
 ) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::rename(&state.chat, user.actor(), path.into_inner(), body.name).await?))
+    Ok(ok(&rooms::rename(&chat, user.actor(), path.into_inner(), body.name).await?))
 }
 
-pub async fn join(state: web::Data<AppState>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::join(&state.chat, user.actor(), path.into_inner()).await?))
+pub async fn join(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
+    Ok(ok(&rooms::join(&chat, user.actor(), path.into_inner()).await?))
 }

@@ -6,14 +6,14 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::auth::CurrentUser;
 use crate::chat::streams::{self, StreamRequest};
+use crate::chat::Chat;
 use crate::error::ApiResult;
-use crate::startup::AppState;
 
-pub async fn open(state: web::Data<AppState>, user: CurrentUser, req: HttpRequest) -> ApiResult<HttpResponse> {
+pub async fn open(chat: web::Data<Chat>, user: CurrentUser, req: HttpRequest) -> ApiResult<HttpResponse> {
     // The header is what EventSource sends on reconnect: newer than the page's URL.
     let header_id = req.headers().get("last-event-id").map(|v| v.to_str().unwrap_or("x").to_owned());
     let request = StreamRequest::parse(req.query_string(), header_id)?;
-    let subscriber = streams::open(&state.chat, user.actor(), request).await?;
+    let subscriber = streams::open(&chat, user.actor(), request).await?;
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/event-stream")

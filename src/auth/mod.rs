@@ -7,19 +7,11 @@ pub mod limits;
 pub mod password;
 pub mod secret;
 
-use std::future::Future;
-use std::pin::Pin;
+use cache::AuthCache;
 
-use actix_web::dev::Payload;
-use actix_web::http::{header, Method};
-use actix_web::{web, FromRequest, HttpRequest};
-
-use crate::chat::{views, Actor};
-use crate::domain::views::User;
-use crate::domain::{Permission, UserId};
+use crate::domain::{Actor, Permission, UserId};
 use crate::error::ApiError;
-use crate::startup::AppState;
-use crate::store::{tokens, users};
+use crate::store::{tokens, users, Db};
 
 pub const SESSION_COOKIE: &str = "causerie_session";
 pub const TOKEN_PREFIX: &str = "cau_";
@@ -52,11 +44,6 @@ impl CurrentUser {
             is_admin: self.is_admin,
             permissions: self.permissions.clone(),
         }
-    }
-
-    /// The contract's `User` with permissions (for `/me`).
-    pub fn view(&self) -> User {
-        views::me(self.id, &self.username, &self.display_name, self.is_admin, &self.permissions)
     }
 }
 
@@ -94,19 +81,19 @@ pub fn credential(
 }
 
 /// The enabled user behind a credential: from the cache, else from the database.
-pub async fn authenticate(state: &AppState, credential: Credential, hash: String) -> Result<CurrentUser, ApiError> {
-    let known = match state.chat.auth_cache.get(&hash) {
+pub async fn authenticate(
+    cache: &AuthCache,
+    db: &Db,
+    credential: Credential,
+    hash: String,
+) -> Result<CurrentUser, ApiError> {
+    let known = match cache.get(&hash) {
         Some(known) => known,
         None => {
             let via_session = matches!(credential, Credential::Session(_));
             let key = hash.clone();
-            let known = state
-                .chat
-                .db
-                .run(move |conn| lookup(conn, &key, via_session))
-                .await?
-                .ok_or(ApiError::Unauthenticated)?;
-            state.chat.auth_cache.put(hash, known.clone());
+            let known = db.run(move |conn| lookup(conn, &key, via_session)).await?.ok_or(ApiError::Unauthenticated)?;
+            cache.put(hash, known.clone());
             known
         }
     };
@@ -132,36 +119,4 @@ fn lookup(conn: &mut crate::store::DbConn, hash: &str, via_session: bool) -> Res
         is_admin: row.is_admin,
         permissions,
     }))
-}
-
-fn changes_state(method: &Method) -> bool {
-    matches!(*method, Method::POST | Method::PATCH | Method::PUT | Method::DELETE)
-}
-
-impl FromRequest for CurrentUser {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let authorization = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
-        let cookie = req.cookie(SESSION_COOKIE);
-        let credential = credential(authorization, cookie.as_ref().map(|c| c.value()));
-        let csrf = match &credential {
-            Ok(Some((Credential::Session(_), _))) if changes_state(req.method()) => {
-                let public_url = state.as_ref().and_then(|s| s.chat.settings.public_url.clone());
-                csrf::check(req, public_url.as_deref())
-            }
-            _ => Ok(()),
-        };
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("no application state")))?;
-            let Some((credential, hash)) = credential? else { return Err(ApiError::Unauthenticated) };
-            let user = authenticate(&state, credential, hash).await?;
-            // Authentication first: a stranger learns nothing from a CSRF refusal.
-            csrf?;
-            tracing::Span::current().record("user_id", user.id.get());
-            Ok(user)
-        })
-    }
 }

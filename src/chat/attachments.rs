@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use super::messages::{check_send, post};
-use super::rooms::room_and_role;
+use super::access::{check_send, room_and_role};
+use super::messages::post;
 use super::{views, Actor, Chat, Tx};
+use crate::domain::permissions::Denied;
 use crate::domain::views::{Attachment, Message};
 use crate::domain::{Action, AttachmentId, MessageContent, MessageId, MessageType, RoomId};
 use crate::error::{ApiError, ApiResult};
@@ -147,9 +148,9 @@ pub async fn locate(
     chat.read(move |conn| {
         let row = attachments::live_by_id(conn, id)?.ok_or_else(|| ApiError::not_found("attachment"))?;
         let role = rooms::role_of(conn, row.room_id, user.id)?;
-        user.may(Action::ReadRoom(role)).map_err(|err| match err {
-            ApiError::Forbidden(_) => err,
-            _ => ApiError::not_found("attachment"),
+        user.may(Action::ReadRoom(role)).map_err(|denied| match denied {
+            Denied::Forbidden(_) => ApiError::from(denied),
+            Denied::NotFound => ApiError::not_found("attachment"),
         })?;
         let path = match variant {
             Variant::Original => uploads::file_path(&uploads_dir, row.room_id, row.message_id, &row.stored_name),
@@ -161,17 +162,6 @@ pub async fn locate(
         Ok((row, path))
     })
     .await
-}
-
-/// Removes a deleted message's files. A failure here leaves them to `causerie uploads gc`.
-pub(crate) async fn remove_files(chat: &Chat, room_id: RoomId, id: MessageId) {
-    let uploads = chat.settings.uploads_dir.clone();
-    let removed = tokio::task::spawn_blocking(move || uploads::gc::remove_message_files(&uploads, room_id, id)).await;
-    match removed {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "removing a deleted message's files"),
-        Err(error) => tracing::warn!(%error, "removing a deleted message's files"),
-    }
 }
 
 /// Every stored file with its message's state, for the orphan sweep.

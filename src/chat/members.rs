@@ -1,8 +1,9 @@
 //! Room members: list, add, change role or mute, remove or leave. Membership changes post
 //! a system message in the room.
 
+use super::access::{enabled_user, room_and_role};
 use super::messages::post_system;
-use super::rooms::{enabled_user, enroll, room_and_role};
+use super::rooms::enroll;
 use super::{views, Actor, Chat};
 use crate::broker::Notice;
 use crate::domain::views::{Member, MemberChanged};

@@ -1,14 +1,14 @@
 //! Messages: page, send, edit, delete; typing notices.
 
-use super::rooms::room_and_role;
+use super::access::{check_send, message_denied, room_and_role, visible_message};
 use super::{views, Actor, Chat, Tx};
-use crate::domain::permissions::{authorize, Denied};
+use crate::domain::permissions::authorize;
 use crate::domain::views::{Message, MessageDeleted, MessagePage, Typing};
-use crate::domain::{Action, MessageContent, MessageId, MessageType, PassingEvent, Role, RoomEvent, RoomId, UserId};
+use crate::domain::{Action, MessageContent, MessageId, MessageType, PassingEvent, RoomEvent, RoomId, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::store::messages::Cursor;
 use crate::store::models::{MessageRow, NewMessage};
-use crate::store::{messages, now_micros, rooms, DbConn};
+use crate::store::{messages, now_micros, DbConn};
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 100;
@@ -98,40 +98,6 @@ pub(crate) fn post_system(tx: &mut Tx<'_>, room_id: RoomId, actor_id: UserId, te
     post(tx, &new, None, |_, _| Ok(())).map(|_| ())
 }
 
-/// Checks that the caller may post in the room and that the reply target is there.
-pub(crate) fn check_send(
-    conn: &mut DbConn,
-    user: &Actor,
-    room_id: RoomId,
-    reply_to_id: Option<MessageId>,
-) -> ApiResult<()> {
-    // One query: a membership row implies the room exists.
-    let role = rooms::role_of(conn, room_id, user.id)?;
-    user.may(Action::Send(role))?;
-    if let Some(reply_to) = reply_to_id {
-        match messages::by_id(conn, reply_to)? {
-            Some(target) if target.room_id == room_id => {}
-            _ => return Err(ApiError::invalid("reply_to_id: must be a message in the same room")),
-        }
-    }
-    Ok(())
-}
-
-/// The message and the caller's role in its room; 404 for a message the caller may not see.
-pub(crate) fn visible_message(conn: &mut DbConn, user: &Actor, id: MessageId) -> ApiResult<(MessageRow, Role)> {
-    let message = messages::by_id(conn, id)?.ok_or_else(|| ApiError::not_found("message"))?;
-    let role = rooms::role_of(conn, message.room_id, user.id)?.ok_or_else(|| ApiError::not_found("message"))?;
-    Ok((message, role))
-}
-
-/// A refusal about a message: one the caller may not see is not found.
-pub(crate) fn message_denied(denied: Denied) -> ApiError {
-    match denied {
-        Denied::NotFound => ApiError::not_found("message"),
-        other => other.into(),
-    }
-}
-
 /// Edits the caller's own message (or, with the right, another's); system messages and
 /// deleted ones cannot be edited.
 pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> ApiResult<Message> {
@@ -171,8 +137,20 @@ pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
             Ok(room_id)
         })
         .await?;
-    super::attachments::remove_files(chat, room_id, id).await;
+    remove_files(chat, room_id, id).await;
     Ok(())
+}
+
+/// Removes a deleted message's files. A failure here leaves them to `causerie uploads gc`.
+async fn remove_files(chat: &Chat, room_id: RoomId, id: MessageId) {
+    let uploads = chat.settings.uploads_dir.clone();
+    let removed =
+        tokio::task::spawn_blocking(move || crate::uploads::gc::remove_message_files(&uploads, room_id, id)).await;
+    match removed {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "removing a deleted message's files"),
+        Err(error) => tracing::warn!(%error, "removing a deleted message's files"),
+    }
 }
 
 /// Tells the room's open streams that the caller is typing; never stored.
@@ -180,7 +158,7 @@ pub async fn typing(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<()> 
     let asker = user.clone();
     chat.read(move |conn| {
         let (_, role) = room_and_role(conn, room_id, asker.id)?;
-        asker.may(Action::Send(role))
+        Ok(asker.may(Action::Send(role))?)
     })
     .await?;
     chat.limits.typing(user.id)?;

@@ -4,6 +4,7 @@
 //! the lean stream path, the command line and the demo seed all come through here; nothing
 //! here knows HTTP.
 
+pub mod access;
 pub mod attachments;
 pub mod members;
 pub mod messages;
@@ -14,6 +15,8 @@ pub mod streams;
 pub mod users;
 pub mod views;
 
+pub use crate::domain::Actor;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,8 +24,7 @@ use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::broker::{Event, Hub, Notice, Outbox};
 use crate::config::Settings;
-use crate::domain::permissions::{authorize, Grants};
-use crate::domain::{Action, PassingEvent, Permission, RoomEvent, UserId};
+use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{events, Db, DbConn};
 
@@ -139,31 +141,5 @@ impl std::ops::Deref for Tx<'_> {
 impl std::ops::DerefMut for Tx<'_> {
     fn deref_mut(&mut self) -> &mut DbConn {
         self.conn
-    }
-}
-
-/// Who is acting: a signed-in user, or the seed and the command line acting as one.
-#[derive(Debug, Clone)]
-pub struct Actor {
-    pub id: UserId,
-    pub display_name: String,
-    pub is_admin: bool,
-    pub permissions: Vec<Permission>,
-}
-
-impl Grants for Actor {
-    fn is_admin(&self) -> bool {
-        self.is_admin
-    }
-
-    fn holds(&self, permission: Permission) -> bool {
-        self.permissions.contains(&permission)
-    }
-}
-
-impl Actor {
-    /// Checks an action against the permission matrix.
-    pub fn may(&self, action: Action) -> ApiResult<()> {
-        authorize(self, action).map_err(ApiError::from)
     }
 }

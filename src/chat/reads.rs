@@ -1,7 +1,6 @@
 //! Read marks and receipts.
 
-use super::messages::{message_denied, visible_message};
-use super::rooms::room_and_role;
+use super::access::{message_denied, room_and_role, visible_message};
 use super::{views, Actor, Chat};
 use crate::domain::permissions::authorize;
 use crate::domain::views::{ReadMarked, Receipt};

@@ -1,13 +1,14 @@
 //! Rooms: mine, channels to join, create (one direct room per pair), look, rename, join.
 
+use super::access::{enabled_user, room_and_role};
 use super::messages::post_system;
 use super::{views, Actor, Chat, Tx};
 use crate::broker::Notice;
 use crate::domain::views::{MemberChanged, Room};
 use crate::domain::{direct_key, Action, Role, RoomEvent, RoomId, RoomName, RoomType, UserId};
 use crate::error::{ApiError, ApiResult};
-use crate::store::models::{MemberRow, NewRoom, RoomRow, UserRow};
-use crate::store::{now_micros, rooms, users, DbConn};
+use crate::store::models::{MemberRow, NewRoom, RoomRow};
+use crate::store::{now_micros, rooms, DbConn};
 
 /// The caller's rooms, most recent activity first.
 pub async fn mine(chat: &Chat, user: Actor) -> ApiResult<Vec<Room>> {
@@ -102,12 +103,6 @@ fn open_direct(tx: &mut Tx<'_>, user: &Actor, other: UserId) -> ApiResult<(Room,
     Ok((my_view(tx, room, user.id)?, made))
 }
 
-/// The user, unless there is none or the account is disabled: nobody adds a disabled
-/// account anywhere.
-pub(crate) fn enabled_user(conn: &mut DbConn, id: UserId) -> ApiResult<Option<UserRow>> {
-    Ok(users::by_id(conn, id)?.filter(|user| !user.disabled))
-}
-
 fn insert_room(
     conn: &mut DbConn,
     name: &str,
@@ -141,13 +136,6 @@ pub(crate) fn enroll(tx: &mut Tx<'_>, room_id: RoomId, user_id: UserId, role: Ro
 pub(crate) fn my_view(conn: &mut DbConn, room: RoomRow, me: UserId) -> ApiResult<Room> {
     let membership = rooms::membership(conn, room.id, me)?.ok_or_else(|| ApiError::not_found("room"))?;
     Ok(views::room_for(conn, room, membership)?)
-}
-
-/// The room and the caller's role there, or 404 when it does not exist.
-pub(crate) fn room_and_role(conn: &mut DbConn, room_id: RoomId, me: UserId) -> ApiResult<(RoomRow, Option<Role>)> {
-    let room = rooms::by_id(conn, room_id)?.ok_or_else(|| ApiError::not_found("room"))?;
-    let role = rooms::role_of(conn, room_id, me)?;
-    Ok((room, role))
 }
 
 /// A room with its members, for one who may read it.

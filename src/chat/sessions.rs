@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use super::{views, Chat};
-use crate::auth::{password, secret, Credential, TOKEN_PREFIX};
+use crate::auth::{password, secret, Credential, CurrentUser, TOKEN_PREFIX};
 use crate::domain::views::{CreatedToken, TokenInfo, User};
 use crate::domain::{format_time, TokenName, UserId};
 use crate::error::{ApiError, ApiResult};
@@ -43,6 +43,11 @@ pub async fn login(chat: &Chat, client: IpAddr, username: &str, given: String) -
         chat.limits.login_failed(client, &username);
         ApiError::UnauthenticatedBecause(BAD_LOGIN)
     })
+}
+
+/// The caller's own account, with their permissions (all of them, for an admin).
+pub fn me(user: &CurrentUser) -> User {
+    views::me(user.id, &user.username, &user.display_name, user.is_admin, &user.permissions)
 }
 
 /// Ends the session the caller signed in with; a bearer token is left as it is.

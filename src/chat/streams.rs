@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use serde::Deserialize;
 
-use super::rooms::room_and_role;
+use super::access::room_and_role;
 use super::{Actor, Chat};
 use crate::broker::{sse, CatchUp, CatchUpBatch, Scope, Subscriber};
 use crate::domain::{parse_query, Action, EventKind, RoomId, UserId};

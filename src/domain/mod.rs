@@ -9,7 +9,7 @@ pub mod views;
 pub use events::{EventKind, PassingEvent, RoomEvent};
 pub use ids::{AttachmentId, MessageId, RoomId, UserId};
 pub use input::{parse_json, parse_query, InvalidInput};
-pub use permissions::{Action, Permission};
+pub use permissions::{Action, Actor, Permission};
 
 /// Where the HTTP API lives; views carry links under it.
 pub const API_PREFIX: &str = "/chat/api";

@@ -3,7 +3,7 @@
 //! Order matters: a room the caller is not a member of answers 404 before any 403, so that
 //! nobody learns that a room exists by being told they may not touch it.
 
-use super::{text_enum, InvalidInput, Role};
+use super::{text_enum, InvalidInput, Role, UserId};
 
 text_enum!(
     /// A global permission held by a user.
@@ -136,6 +136,32 @@ pub fn authorize(who: &impl Grants, action: Action) -> Result<(), Denied> {
                 Err(Denied::Forbidden("managing users needs an administrator"))
             }
         }
+    }
+}
+
+/// Who is acting: a signed-in user, or the seed and the command line acting as one.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: UserId,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub permissions: Vec<Permission>,
+}
+
+impl Grants for Actor {
+    fn is_admin(&self) -> bool {
+        self.is_admin
+    }
+
+    fn holds(&self, permission: Permission) -> bool {
+        self.permissions.contains(&permission)
+    }
+}
+
+impl Actor {
+    /// Checks an action against the permission matrix.
+    pub fn may(&self, action: Action) -> Result<(), Denied> {
+        authorize(self, action)
     }
 }
 

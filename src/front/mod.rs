@@ -24,23 +24,23 @@ use actix_web::dev::{AppConfig, ServiceRequest, ServiceResponse};
 use actix_web::{App, Error};
 use tokio::net::TcpStream;
 
+use crate::chat::Chat;
 use crate::metrics::{Metrics, OpenConnection};
-use crate::startup::AppState;
 
 /// What the lean stream path needs, on the workers and on the stream threads.
 pub struct Front {
-    pub state: actix_web::web::Data<AppState>,
+    pub chat: actix_web::web::Data<Chat>,
     pub metrics: actix_web::web::Data<Metrics>,
     streams: StreamThreads,
 }
 
 impl Front {
-    pub fn new(state: actix_web::web::Data<AppState>, metrics: actix_web::web::Data<Metrics>) -> std::io::Result<Self> {
-        let threads = match state.chat.settings.stream_threads {
+    pub fn new(chat: actix_web::web::Data<Chat>, metrics: actix_web::web::Data<Metrics>) -> std::io::Result<Self> {
+        let threads = match chat.settings.stream_threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get() / 2).max(1),
             n => n,
         };
-        Ok(Self { streams: StreamThreads::start(threads)?, state, metrics })
+        Ok(Self { streams: StreamThreads::start(threads)?, chat, metrics })
     }
 }
 
@@ -101,7 +101,7 @@ where
         + 'static,
     B: actix_web::body::MessageBody + 'static,
 {
-    let settings = front.state.chat.settings.clone();
+    let settings = front.chat.settings.clone();
     let addr = listener.local_addr()?;
     let mut builder = Server::build().disable_signals().shutdown_timeout(settings.shutdown_timeout_seconds);
     if settings.workers > 0 {

@@ -154,9 +154,9 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
 /// stream handler.
 pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber> {
     let (credential, hash) = auth::credential(request.authorization.as_deref(), request.session.as_deref()).ok()??;
-    let user = auth::authenticate(&front.state, credential, hash).await.ok()?;
+    let user = auth::authenticate(&front.chat.auth_cache, &front.chat.db, credential, hash).await.ok()?;
     let asked = streams::StreamRequest::parse(&request.query, request.last_event_id.clone()).ok()?;
-    let subscriber = streams::open(&front.state.chat, user.actor(), asked).await.ok()?;
+    let subscriber = streams::open(&front.chat, user.actor(), asked).await.ok()?;
     tracing::debug!(user_id = user.id.get(), "stream opened");
     Some(subscriber)
 }

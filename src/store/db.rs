@@ -4,77 +4,18 @@
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
-use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection};
+use diesel::{Connection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use tracing::Instrument;
 
 use super::checkpoint::spawn_checkpointer;
+use super::connection::{DbError, DbManager};
 use super::writer::{spawn_writer, Write, WriteJob};
 use super::{Backend, DatabaseUrl, DbConn, QueryError};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
-
-#[derive(Debug, thiserror::Error)]
-pub enum DbError {
-    #[error("no database connection available")]
-    Pool(#[from] r2d2::PoolError),
-    #[error("database task failed")]
-    Task,
-    #[error("the writer has no database connection")]
-    NoConnection,
-}
-
-/// Opens connections of the configured backend and prepares every SQLite connection.
-pub struct DbManager {
-    url: DatabaseUrl,
-}
-
-impl ManageConnection for DbManager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        match self.url.backend {
-            Backend::Postgres => {
-                prepare_postgres();
-                PgConnection::establish(&self.url.target).map(DbConn::Pg).map_err(r2d2::Error::ConnectionError)
-            }
-            Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
-                // busy_timeout first, so the others wait for a busy database instead of failing.
-                // Checkpoints are left to the checkpointer thread: run by a committing
-                // connection, one stalls the writer thread (and every publish behind it)
-                // for the checkpoint's fsyncs.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA wal_autocheckpoint = 0;",
-                )
-                .map_err(r2d2::Error::QueryError)?;
-                Ok(DbConn::Sqlite(conn))
-            }
-        }
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
-    }
-}
-
-/// Sets up OpenSSL, which libpq uses for PostgreSQL's TLS, without its clean-up at exit;
-/// every PostgreSQL connection is opened after it. That clean-up runs inside `exit` and
-/// frees what other threads may still be using: the process ends with the writer's and
-/// the pool's connections open, and a thread closing or opening one meanwhile crashed
-/// the process on its way out. OpenSSL takes the setting from its first initialisation
-/// only, so this must come before any other connection (the tests call it too).
-pub fn prepare_postgres() {
-    openssl_sys::init();
-}
 
 pub type DbPool = Pool<DbManager>;
 
@@ -99,32 +40,21 @@ impl Db {
             if let Some(parent) = std::path::Path::new(&url.target).parent() {
                 if !parent.as_os_str().is_empty() {
                     std::fs::create_dir_all(parent).map_err(|e| {
-                        anyhow::anyhow!(
-                            "cannot create the folder {} of the SQLite database ({}): {e}",
-                            parent.display(),
-                            crate::config::where_set("database_url")
-                        )
+                        anyhow::anyhow!("cannot create the folder {} of the SQLite database: {e}", parent.display())
                     })?;
                 }
             }
             // Once, before the pool exists: switching journal modes from several pooled
             // connections at once races and fails with "database is locked".
-            let cannot = |e: &dyn std::fmt::Display| {
-                anyhow::anyhow!(
-                    "cannot open the SQLite database {} ({}): {e}",
-                    url.target,
-                    crate::config::where_set("database_url")
-                )
-            };
+            let cannot =
+                |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot open the SQLite database {}: {e}", url.target);
             let mut conn = SqliteConnection::establish(&url.target).map_err(|e| cannot(&e))?;
             conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL;").map_err(|e| cannot(&e))?;
         }
         // One connection first: an unreachable or misspelt database stops the start with
         // one line, instead of the pool's retries.
         let manager = DbManager { url: url.clone() };
-        manager.connect().map_err(|e| {
-            anyhow::anyhow!("cannot connect to the database ({}): {e}", crate::config::where_set("database_url"))
-        })?;
+        manager.connect().map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
         // A SQLite connection is a file handle that cannot drop out, so it is not checked with
         // a query each time it leaves the pool; a PostgreSQL connection can, and is.
         let pool = Pool::builder()
@@ -223,18 +153,6 @@ impl Db {
 mod tests {
     use super::*;
     use crate::store::{events, schema};
-
-    #[test]
-    fn a_database_that_cannot_be_opened_is_named_with_its_setting() {
-        let dir = tempfile::tempdir().unwrap();
-        // A file where the database's folder should be.
-        let blocker = dir.path().join("not-a-folder");
-        std::fs::write(&blocker, b"").unwrap();
-        let url = DatabaseUrl::parse(&format!("sqlite://{}/chat.db", blocker.display())).unwrap();
-        let error = Db::connect(&url, 1).err().expect("no database there").to_string();
-        assert!(error.contains("CAUSERIE_DATABASE_URL") && error.contains("not-a-folder"), "{error}");
-        assert!(!error.contains('\n'), "{error}");
-    }
 
     /// A database made before the event id became the rowid keeps its events, and new ids
     /// continue after the counter's, also when retention had removed every event.

@@ -39,13 +39,15 @@ pub mod types;
 pub mod users;
 
 mod checkpoint;
+mod connection;
 mod db;
 mod url;
 mod writer;
 
 use diesel::{PgConnection, SqliteConnection};
 
-pub use db::{prepare_postgres, Db, DbError, DbManager, DbPool};
+pub use connection::{prepare_postgres, DbError, DbManager};
+pub use db::{Db, DbPool};
 pub use url::DatabaseUrl;
 
 pub use diesel::result::Error as QueryError;

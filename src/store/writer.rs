@@ -3,8 +3,8 @@
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
 
-use super::db::DbError;
-use super::{DbConn, DbManager, QueryError};
+use super::connection::{DbError, DbManager};
+use super::{DbConn, QueryError};
 
 /// One write transaction queued for the writer thread.
 pub(super) trait WriteJob: Send {

@@ -11,7 +11,7 @@ pub const PASSWORD: &str = "user-password-1";
 pub struct TestApp {
     pub address: String,
     pub admin: TestUser,
-    pub state: actix_web::web::Data<causerie::startup::AppState>,
+    pub state: actix_web::web::Data<causerie::chat::Chat>,
     pub dir: tempfile::TempDir,
     _database: Option<PgDatabase>,
 }

@@ -349,7 +349,7 @@ async fn expired_or_foreign_ids_get_reset() {
     let next = sse.collect(1, "new_message").await;
     assert!(next[0].id.unwrap() > latest);
     // Retention removed the early events: resuming from before them resets.
-    let db = app.state.chat.db.clone();
+    let db = app.state.db.clone();
     let pruned = db
         .run(|conn| {
             causerie::store::events::prune(conn, causerie::store::now_micros() + 1)
@@ -387,18 +387,18 @@ async fn disconnected_clients_leave_no_subscriber_behind() {
         streams.push(SseReader::open(&app.admin, "", None).await.1);
     }
     streams.push(SseReader::open(&app.admin, &format!("?room_id={room}"), None).await.1);
-    assert_eq!(app.state.chat.hub.subscriber_count(), 6);
+    assert_eq!(app.state.hub.subscriber_count(), 6);
     drop(streams);
     // The server notices a closed socket when it next writes: give it something to write.
     for i in 0..100 {
         app.admin.send(room, "poke").await;
-        if app.state.chat.hub.subscriber_count() == 0 {
+        if app.state.hub.subscriber_count() == 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20 + i)).await;
     }
-    assert_eq!(app.state.chat.hub.subscriber_count(), 0);
-    assert_eq!(app.state.chat.hub.room_channels(), 0);
+    assert_eq!(app.state.hub.subscriber_count(), 0);
+    assert_eq!(app.state.hub.room_channels(), 0);
 }
 
 #[tokio::test]
@@ -496,7 +496,7 @@ async fn idle_streams_cost_no_database_calls() {
     for sse in streams.iter_mut() {
         assert_eq!(sse.next_block(WAIT).await.unwrap(), "retry: 3000");
     }
-    let before = app.state.chat.db.calls();
+    let before = app.state.db.calls();
     // Two ping intervals: every stream is alive and writing, none asks the database.
     for sse in streams.iter_mut() {
         assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping");
@@ -504,5 +504,5 @@ async fn idle_streams_cost_no_database_calls() {
     for sse in streams.iter_mut() {
         assert_eq!(sse.next_block(WAIT).await.unwrap(), ": ping");
     }
-    assert_eq!(app.state.chat.db.calls(), before);
+    assert_eq!(app.state.db.calls(), before);
 }

@@ -183,7 +183,7 @@ async fn refusals_on_a_fresh_connection_are_the_api_errors_and_leave_nothing_ope
         assert!(text.starts_with(&format!("HTTP/1.1 {status} ")), "{request:?} -> {text}");
         assert!(text.contains(&format!("\"code\":\"{code}\"")), "{request:?} -> {text}");
     }
-    assert_eq!(app.state.chat.hub.subscriber_count(), 0);
+    assert_eq!(app.state.hub.subscriber_count(), 0);
 }
 
 #[tokio::test]
@@ -193,10 +193,10 @@ async fn a_client_that_hangs_up_is_forgotten() {
     io.write_all(stream_request("", Some(&app.admin.session)).as_bytes()).await.unwrap();
     let mut seen = Vec::new();
     read_until(&mut io, &mut seen, |r| contains(r, "retry: ")).await;
-    assert_eq!(app.state.chat.hub.subscriber_count(), 1);
+    assert_eq!(app.state.hub.subscriber_count(), 1);
     drop(io);
     let gone = async {
-        while app.state.chat.hub.subscriber_count() != 0 {
+        while app.state.hub.subscriber_count() != 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };

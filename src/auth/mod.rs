@@ -36,14 +36,9 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    /// The caller as the use cases know them.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            id: self.id,
-            display_name: self.display_name.clone(),
-            is_admin: self.is_admin,
-            permissions: self.permissions.clone(),
-        }
+    /// The caller as the use cases know them, keeping nothing else.
+    pub fn into_actor(self) -> Actor {
+        Actor { id: self.id, display_name: self.display_name, is_admin: self.is_admin, permissions: self.permissions }
     }
 }
 

@@ -26,6 +26,7 @@ use crate::broker::{Event, Hub, Notice, Outbox};
 use crate::config::Settings;
 use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
+use crate::store::models::NewEvent;
 use crate::store::{events, Db, DbConn};
 
 /// What the use cases work with: the settings, the database, the hub that fans events out,
@@ -119,7 +120,14 @@ impl Tx<'_> {
     pub fn record(&mut self, event: RoomEvent) -> ApiResult<i64> {
         let payload = event.payload().map_err(ApiError::internal)?;
         let room_id = event.room_id();
-        let id = events::insert(self.conn, room_id, event.kind(), &payload, event.addressee())?;
+        let new = NewEvent {
+            room_id,
+            kind: event.kind(),
+            payload: &payload,
+            target_user_id: event.addressee(),
+            message_id: event.message_id(),
+        };
+        let id = events::insert(self.conn, &new)?;
         self.outbox.push(Notice::Event(Arc::new(Event::stored(id, room_id.get(), event.kind().as_str(), &payload))));
         Ok(id)
     }

@@ -3,28 +3,23 @@
 
 use diesel::prelude::*;
 
-use super::models::EventRow;
+use super::models::{EventRow, NewEvent};
 use super::schema::{chat_event_counter, chat_events, chat_room_members};
 use super::{now_micros, DbConn, QueryResult};
-use crate::domain::{EventKind, RoomId, UserId};
+use crate::domain::{EventKind, MessageId, RoomId, UserId};
 
 /// Appends an event to the log; returns its id. Ids must commit in id order (a stream that
 /// saw 101 must not miss 100): SQLite has one writer at a time, so the table's own
 /// `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances write at once,
 /// the id comes from the one counter row, whose row lock orders them.
-pub fn insert(
-    conn: &mut DbConn,
-    room_id: RoomId,
-    kind: EventKind,
-    payload: &str,
-    target_user_id: Option<UserId>,
-) -> QueryResult<i64> {
+pub fn insert(conn: &mut DbConn, event: &NewEvent<'_>) -> QueryResult<i64> {
     let row = (
-        chat_events::room_id.eq(room_id),
-        chat_events::kind.eq(kind),
-        chat_events::payload.eq(payload),
-        chat_events::target_user_id.eq(target_user_id),
+        chat_events::room_id.eq(event.room_id),
+        chat_events::kind.eq(event.kind),
+        chat_events::payload.eq(event.payload),
+        chat_events::target_user_id.eq(event.target_user_id),
         chat_events::created_at.eq(now_micros()),
+        chat_events::message_id.eq(event.message_id),
     );
     match conn {
         DbConn::Sqlite(c) => {
@@ -39,6 +34,25 @@ pub fn insert(
             Ok(id)
         }
     }
+}
+
+/// The stored events that show any of these messages, oldest first: `(id, kind, payload,
+/// message)`.
+pub fn showing(conn: &mut DbConn, messages: &[MessageId]) -> QueryResult<Vec<(i64, EventKind, String, MessageId)>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, EventKind, String, Option<MessageId>)> = chat_events::table
+        .filter(chat_events::message_id.eq_any(messages))
+        .order(chat_events::id.asc())
+        .select((chat_events::id, chat_events::kind, chat_events::payload, chat_events::message_id))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, kind, payload, message)| Some((id, kind, payload, message?))).collect())
+}
+
+/// Rewrites a stored event's payload.
+pub fn set_payload(conn: &mut DbConn, id: i64, payload: &str) -> QueryResult<usize> {
+    diesel::update(chat_events::table.find(id)).set(chat_events::payload.eq(payload)).execute(conn)
 }
 
 /// `(pruned_through, last_id)`: a stream may resume from any id in between. On SQLite the
@@ -138,7 +152,14 @@ mod tests {
         assert_eq!(prune(&mut conn, 1_000).unwrap(), 2, "all of them are old");
         assert_eq!(bounds(&mut conn).unwrap(), (4, 4), "the newest id outlives its event");
         // The next event continues the ids, although the log is empty.
-        let id = insert(&mut conn, RoomId(1), EventKind::NewMessage, "{}", None).unwrap();
+        let event = NewEvent {
+            room_id: RoomId(1),
+            kind: EventKind::NewMessage,
+            payload: "{}",
+            target_user_id: None,
+            message_id: None,
+        };
+        let id = insert(&mut conn, &event).unwrap();
         assert_eq!(id, 5);
         assert_eq!(bounds(&mut conn).unwrap(), (4, 5));
     }

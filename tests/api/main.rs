@@ -10,6 +10,7 @@ mod members;
 mod messages;
 mod ops;
 mod permissions;
+mod replay;
 mod rooms;
 mod stream;
 mod stream_paths;

@@ -14,3 +14,4 @@ mod replay;
 mod rooms;
 mod stream;
 mod stream_paths;
+mod writes;

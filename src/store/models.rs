@@ -142,7 +142,7 @@ pub struct NewAttachment<'a> {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = chat_events)]
 pub struct EventRow {
     pub id: i64,

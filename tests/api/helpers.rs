@@ -67,10 +67,6 @@ pub fn uuid_like() -> String {
     format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000_000, N.fetch_add(1, Ordering::Relaxed))
 }
 
-pub fn using_postgres() -> bool {
-    std::env::var("CAUSERIE_TEST_POSTGRES_URL").is_ok_and(|u| !u.is_empty())
-}
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
@@ -190,9 +186,35 @@ impl TestUser {
         int(&expect_status(r, StatusCode::CREATED).await, "id")
     }
 
+    /// A group with this user as its only member and admin (created by the app's admin,
+    /// who then leaves it).
+    pub async fn create_room_as_admin(&self, app: &TestApp) -> i64 {
+        let room = app.admin.create_room("group", "Scratch", &[self]).await;
+        let r = app.admin.patch(&format!("/rooms/{room}/members/{}", self.id), &json!({"role": "admin"})).await;
+        expect_status(r, StatusCode::OK).await;
+        let r = app.admin.delete(&format!("/rooms/{room}/members/{}", app.admin.id)).await;
+        expect_status(r, StatusCode::NO_CONTENT).await;
+        room
+    }
+
     pub async fn send(&self, room_id: i64, content: &str) -> Value {
         let r = self.post("/messages", &json!({"room_id": room_id, "content": content})).await;
         expect_status(r, StatusCode::CREATED).await
+    }
+
+    /// A new API token of this user.
+    pub async fn create_token(&self) -> String {
+        let body = expect_status(self.post("/me/tokens", &json!({})).await, StatusCode::CREATED).await;
+        body["token"].as_str().expect("`token` in the answer").to_owned()
+    }
+
+    /// This user as a bot sees it: requests that carry `Authorization: Bearer <token>` and
+    /// no cookie.
+    pub fn with_token(&self, token: &str) -> TestUser {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("authorization", format!("Bearer {token}").parse().unwrap());
+        let client = Client::builder().default_headers(headers).timeout(Duration::from_secs(30)).build().unwrap();
+        TestUser { client, session: String::new(), ..self.clone() }
     }
 }
 
@@ -218,6 +240,13 @@ pub async fn expect_head(response: Response, status: StatusCode) -> Response {
         unreachable!();
     }
     response
+}
+
+/// Asserts that a 429 tells when to try again: `Retry-After` in whole seconds, within `range`.
+pub fn assert_retry_after(response: &Response, range: std::ops::RangeInclusive<u64>) {
+    let value = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    let seconds: Option<u64> = value.as_deref().and_then(|v| v.parse().ok());
+    assert!(seconds.is_some_and(|s| range.contains(&s)), "Retry-After {value:?}, expected seconds in {range:?}");
 }
 
 /// An integer field of a JSON object, naming the field when it is missing.
@@ -249,6 +278,8 @@ pub async fn assert_error(response: Response, status: StatusCode, code: &str) ->
 pub struct ServerProcess {
     pub child: std::process::Child,
     pub address: String,
+    /// What the server logged before it listened, one JSON object a line.
+    pub startup_log: Vec<Value>,
     /// The rest of its log, unread.
     pub log: Option<LogLines>,
 }
@@ -277,14 +308,16 @@ impl ServerProcess {
         }
         let mut child = command.spawn().unwrap();
         let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut startup_log = Vec::new();
         let port = loop {
             let line = lines.next().expect("the server logs its port").unwrap();
             let entry: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
             if entry["message"] == "listening" {
                 break entry["port"].as_u64().expect("`port` in the listening line");
             }
+            startup_log.push(entry);
         };
-        ServerProcess { child, address: format!("http://127.0.0.1:{port}"), log: Some(lines) }
+        ServerProcess { child, address: format!("http://127.0.0.1:{port}"), startup_log, log: Some(lines) }
     }
 
     /// Keeps reading the log in the background, so that the server never blocks on it.

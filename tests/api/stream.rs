@@ -323,17 +323,6 @@ async fn disconnected_clients_leave_no_subscriber_behind() {
     assert_eq!(app.state.chat.hub.room_channels(), 0);
 }
 
-#[tokio::test]
-async fn typing_is_rate_limited() {
-    let app = spawn_app_with(|s| s.typing_per_minute = 2).await;
-    let room = app.admin.create_room("group", "Typing", &[]).await;
-    for _ in 0..2 {
-        expect_status(app.admin.post(&format!("/rooms/{room}/typing"), &json!({})).await, StatusCode::NO_CONTENT).await;
-    }
-    let r = app.admin.post(&format!("/rooms/{room}/typing"), &json!({})).await;
-    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
-}
-
 /// The built binary on a database of its own, with the admin's password set.
 fn spawn_binary(dir: &tempfile::TempDir) -> (ServerProcess, Option<PgDatabase>) {
     let (database_url, database) = test_database(dir.path());

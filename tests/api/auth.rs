@@ -81,7 +81,7 @@ async fn failed_logins_are_rate_limited() {
     let url = format!("{}/chat/api/auth/login", app.address);
     for _ in 0..3 {
         let r = c.post(&url).json(&json!({"username": "admin", "password": "wrong-password"})).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        expect_status(r, StatusCode::UNAUTHORIZED).await;
     }
     // Three failures allowed: the fourth attempt is refused, right password or not, until
     // a failure's worth of time has passed (a minute shared by three).
@@ -211,8 +211,7 @@ async fn admins_manage_users() {
             &json!({"username": "dave", "password": PASSWORD, "display_name": "Dave", "permissions": ["chat.read"]}),
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let dave: Value = r.json().await.unwrap();
+    let dave = expect_status(r, StatusCode::CREATED).await;
     assert_eq!(dave["permissions"], json!(["chat.read"]));
     let again =
         app.admin.post("/admin/users", &json!({"username": "dave", "password": PASSWORD, "display_name": "D"})).await;

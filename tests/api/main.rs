@@ -2,6 +2,7 @@
 //! (SQLite, or PostgreSQL when CAUSERIE_TEST_POSTGRES_URL is set).
 
 mod helpers;
+mod sse;
 
 mod attachments;
 mod auth;

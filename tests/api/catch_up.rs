@@ -15,7 +15,7 @@ async fn a_catch_up_batch_is_one_range_scan_of_the_log() {
         app.admin.create_room("group", &format!("Room {n}"), &[&bob]).await;
     }
     let user = UserId(bob.id);
-    let postgres = using_postgres();
+    let postgres = app.state.settings.database_url.starts_with("postgres");
     let plan = app
         .state
         .db

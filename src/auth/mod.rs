@@ -1,6 +1,7 @@
 //! Who is calling: sessions (cookie), bearer tokens, CSRF checks, rate limits.
 
 pub mod accounts;
+pub mod budget;
 pub mod cache;
 pub mod csrf;
 pub mod limits;

@@ -105,6 +105,7 @@ pub(crate) fn post_system(tx: &mut Tx<'_>, room_id: RoomId, actor_id: UserId, te
 /// Edits the caller's own message (or, with the right, another's); system messages and
 /// deleted ones cannot be edited.
 pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> ApiResult<Message> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (message, role) = visible_message(tx, &user, id)?;
         authorize(&user, Action::Edit { role: Some(role), is_sender: message.sender_id == user.id })
@@ -128,6 +129,7 @@ pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> A
 /// Deletes a message: its row keeps its place with no text; its files go. Deleting a
 /// deleted message changes nothing.
 pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
+    chat.actions.spend(user.id)?;
     let room_id = chat
         .commit(move |tx| {
             let (message, role) = visible_message(tx, &user, id)?;

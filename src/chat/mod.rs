@@ -20,6 +20,7 @@ pub use crate::domain::Actor;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::budget::ActionBudget;
 use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::broker::{Event, Hub, Notice, Outbox};
@@ -37,6 +38,8 @@ pub struct Chat {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub limits: Arc<Limits>,
+    /// The per-user budget of changes other than messages and typing.
+    pub actions: Arc<ActionBudget>,
     /// Who is signed in, remembered for a while without asking the database.
     pub auth_cache: Arc<AuthCache>,
 }
@@ -49,6 +52,7 @@ impl Chat {
                 settings.typing_per_minute,
                 settings.login_attempts_per_minute,
             )),
+            actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
             hub: Hub::new(settings.channel_capacity),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
             settings,

@@ -75,6 +75,7 @@ pub async fn tokens(chat: &Chat, user_id: UserId) -> ApiResult<Vec<TokenInfo>> {
 
 /// Creates an API token named `name` (default `api`); its secret is shown this once.
 pub async fn create_token(chat: &Chat, user_id: UserId, name: Option<String>) -> ApiResult<CreatedToken> {
+    chat.actions.spend(user_id)?;
     let name = match name {
         None => "api".to_owned(),
         Some(name) => TokenName::parse(&name)?.into_string(),
@@ -86,6 +87,7 @@ pub async fn create_token(chat: &Chat, user_id: UserId, name: Option<String>) ->
 
 /// Revokes one of the caller's API tokens.
 pub async fn revoke_token(chat: &Chat, user_id: UserId, id: i64) -> ApiResult<()> {
+    chat.actions.spend(user_id)?;
     let found = chat.read(move |conn| Ok(tokens::revoke_api_token(conn, user_id, id)?)).await?;
     // The cache knows credentials by hash, not by token id: forget all of this user's.
     chat.auth_cache.forget_user(user_id);

@@ -40,6 +40,7 @@ pub struct AccountRequest {
 }
 
 pub async fn create(chat: &Chat, user: Actor, request: AccountRequest) -> ApiResult<User> {
+    chat.actions.spend(user.id)?;
     user.may(Action::ManageUsers)?;
     let permissions = match &request.permissions {
         Some(names) => accounts::parse_permissions(names)?,
@@ -76,6 +77,7 @@ pub struct AccountChange {
 
 /// Changes an account. Disabling it ends its sessions, tokens and open streams.
 pub async fn update(chat: &Chat, user: Actor, id: UserId, change: AccountChange) -> ApiResult<User> {
+    chat.actions.spend(user.id)?;
     user.may(Action::ManageUsers)?;
     if id == user.id && (change.disabled == Some(true) || change.is_admin == Some(false)) {
         return Err(ApiError::invalid("administrators cannot disable or demote themselves"));

@@ -79,5 +79,6 @@ pub async fn update_user(
         is_admin: body.is_admin,
         disabled: body.disabled,
     };
-    Ok(ok(&users::update(&chat, user.into_actor(), id, change).await?))
+    let signed_in_with = user.credential.hash().to_owned();
+    Ok(ok(&users::update(&chat, user.into_actor(), &signed_in_with, id, change).await?))
 }

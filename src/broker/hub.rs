@@ -35,6 +35,8 @@ pub enum Control {
 struct StreamEntry {
     id: u64,
     scope: Scope,
+    /// Which sign-in opened the stream (see `crate::auth::credential_tag`).
+    credential: u64,
     control: Arc<ControlQueue>,
 }
 
@@ -194,9 +196,18 @@ impl Hub {
                         }
                     }
                 }
-                Notice::UserDisabled { user_id } => {
+                Notice::StreamsEnd { user_id, keep } => {
                     for entry in inner.streams.get(&user_id).into_iter().flatten() {
-                        entry.control.send(Control::Close);
+                        if keep != Some(entry.credential) {
+                            entry.control.send(Control::Close);
+                        }
+                    }
+                }
+                Notice::CredentialEnds { user_id, credential } => {
+                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                        if entry.credential == credential {
+                            entry.control.send(Control::Close);
+                        }
                     }
                 }
             }
@@ -215,14 +226,14 @@ impl Hub {
 
     /// Registers a stream before its rooms are read from the database, so that membership
     /// changes committed in between reach it through the control channel.
-    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope) -> (Registration, ControlReceiver) {
+    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope, credential: u64) -> (Registration, ControlReceiver) {
         let control = Arc::new(ControlQueue::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
         if self.shut_down.load(Ordering::SeqCst) {
             control.send(Control::Close);
         }
-        inner.streams.entry(user_id).or_default().push(StreamEntry { id, scope, control: control.clone() });
+        inner.streams.entry(user_id).or_default().push(StreamEntry { id, scope, credential, control: control.clone() });
         drop(inner);
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
         (Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control))
@@ -334,7 +345,7 @@ mod tests {
     #[tokio::test]
     async fn events_reach_subscribed_rooms_only() {
         let hub = Hub::new(16);
-        let (_reg, _ctl) = hub.register(1, Scope::AllRooms);
+        let (_reg, _ctl) = hub.register(1, Scope::AllRooms, 0);
         let mut rx = hub.subscribe(&[10]);
         hub.publish(vec![event(1, 10), event(2, 11), event(3, 10)]);
         let (_, rx10) = &mut rx[0];
@@ -349,7 +360,7 @@ mod tests {
     #[tokio::test]
     async fn joining_subscribes_before_the_next_event() {
         let hub = Hub::new(16);
-        let (reg, mut ctl) = hub.register(1, Scope::AllRooms);
+        let (reg, mut ctl) = hub.register(1, Scope::AllRooms, 0);
         hub.publish(vec![Notice::Joined { room_id: 5, user_id: 1 }, event(9, 5)]);
         let Control::Add(5, mut rx) = ctl.recv().await else { panic!("no Add") };
         assert_eq!(rx.recv().await.unwrap().id, 9);
@@ -361,10 +372,26 @@ mod tests {
         assert_eq!(hub.subscriber_count(), 0);
     }
 
+    #[tokio::test]
+    async fn a_signed_out_credential_ends_its_own_streams_only() {
+        let hub = Hub::new(16);
+        let (_a, mut first) = hub.register(1, Scope::AllRooms, 7);
+        let (_b, mut second) = hub.register(1, Scope::AllRooms, 8);
+        let (_c, mut other_user) = hub.register(2, Scope::AllRooms, 7);
+        hub.publish(vec![Notice::CredentialEnds { user_id: 1, credential: 7 }]);
+        assert!(matches!(first.try_recv(), Some(Control::Close)));
+        assert!(second.try_recv().is_none() && other_user.try_recv().is_none());
+        hub.publish(vec![Notice::StreamsEnd { user_id: 1, keep: Some(8) }]);
+        assert!(second.try_recv().is_none());
+        hub.publish(vec![Notice::StreamsEnd { user_id: 1, keep: None }]);
+        assert!(matches!(second.try_recv(), Some(Control::Close)));
+        assert!(other_user.try_recv().is_none());
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_stream_wakes_for_each_control_message_in_order() {
         let hub = Hub::new(16);
-        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms);
+        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms, 0);
         let waiting = tokio::spawn(async move {
             let mut rooms = Vec::new();
             for _ in 0..4 {

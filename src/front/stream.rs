@@ -157,7 +157,8 @@ pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber
     let user = auth::authenticate(&front.chat.auth_cache, &front.chat.db, credential, hash).await.ok()?;
     let asked = streams::StreamRequest::parse(&request.query, request.last_event_id.clone()).ok()?;
     let user_id = user.id.get();
-    let subscriber = streams::open(&front.chat, user.into_actor(), asked).await.ok()?;
+    let credential = user.credential.tag();
+    let subscriber = streams::open(&front.chat, user.into_actor(), credential, asked).await.ok()?;
     tracing::debug!(user_id, "stream opened");
     Some(subscriber)
 }

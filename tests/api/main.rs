@@ -14,6 +14,7 @@ mod messages;
 mod ops;
 mod permissions;
 mod replay;
+mod revocation;
 mod rooms;
 mod stream;
 mod stream_paths;

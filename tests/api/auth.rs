@@ -19,12 +19,7 @@ async fn login_me_and_logout() {
     expect_status(r, StatusCode::NO_CONTENT).await;
     // The browser forgets the cookie; the server must forget the session too, so the old
     // cookie, sent again by hand, no longer works.
-    let r = client()
-        .get(alice.url("/me"))
-        .header("cookie", format!("causerie_session={}", alice.session))
-        .send()
-        .await
-        .unwrap();
+    let r = alice.get_with_session_cookie("/me").await;
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     let again = login(&app.address, "alice", PASSWORD).await;
     assert_ne!(again.session, alice.session, "a new login is a new session");

@@ -202,6 +202,17 @@ impl TestUser {
         expect_status(r, StatusCode::CREATED).await
     }
 
+    /// A GET that sends this user's session cookie by hand from a client without a cookie
+    /// jar: what a client that kept an old cookie sends.
+    pub async fn get_with_session_cookie(&self, path: &str) -> Response {
+        client()
+            .get(self.url(path))
+            .header("cookie", format!("causerie_session={}", self.session))
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A new API token of this user.
     pub async fn create_token(&self) -> String {
         let body = expect_status(self.post("/me/tokens", &json!({})).await, StatusCode::CREATED).await;

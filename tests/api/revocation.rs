@@ -67,12 +67,7 @@ async fn a_new_password_ends_every_other_sign_in_and_its_streams() {
     session_stream.expect_end().await;
     token_stream.expect_end().await;
     // The old cookie, sent by hand, and the token no longer sign in; the new password does.
-    let r = reqwest::Client::new()
-        .get(bob.url("/me"))
-        .header("cookie", format!("causerie_session={}", bob.session))
-        .send()
-        .await
-        .unwrap();
+    let r = bob.get_with_session_cookie("/me").await;
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     assert_error(bob.with_token(&token).get("/me").await, StatusCode::UNAUTHORIZED, "unauthenticated").await;
     login(&app.address, "bob", "a-new-password-2").await;
@@ -97,12 +92,6 @@ async fn losing_the_right_to_read_ends_the_streams() {
     let r = app.admin.patch(&format!("/admin/users/{}", bob.id), &json!({"permissions": ["chat.create"]})).await;
     expect_status(r, StatusCode::OK).await;
     stream.expect_end().await;
-    let fresh = reqwest::Client::new();
-    let r = fresh
-        .get(bob.url("/stream"))
-        .header("cookie", format!("causerie_session={}", bob.session))
-        .send()
-        .await
-        .unwrap();
+    let r = bob.get_with_session_cookie("/stream").await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
 }

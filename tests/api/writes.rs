@@ -19,20 +19,25 @@ fn hold_the_write_lock(url: &str) -> (std::sync::mpsc::Receiver<()>, std::sync::
         // Touches the event counter: the row every write's event takes on PostgreSQL, and a
         // write that takes SQLite's one write lock.
         let hold = "UPDATE chat_event_counter SET pruned_through = pruned_through;";
+        fn hold_until<C: SimpleConnection>(
+            mut conn: C,
+            begin: &str,
+            locked: std::sync::mpsc::Sender<()>,
+            release: std::sync::mpsc::Receiver<()>,
+        ) {
+            conn.batch_execute(begin).expect("the lock");
+            locked.send(()).expect("the test waits");
+            let _ = release.recv();
+            conn.batch_execute("COMMIT;").expect("commit");
+        }
         match url.backend {
             Backend::Sqlite => {
-                let mut conn = SqliteConnection::establish(&url.target).expect("a second connection");
-                conn.batch_execute(&format!("BEGIN IMMEDIATE; {hold}")).expect("the write lock");
-                locked_tx.send(()).expect("the test waits");
-                let _ = release_rx.recv();
-                conn.batch_execute("COMMIT;").expect("commit");
+                let conn = SqliteConnection::establish(&url.target).expect("a second connection");
+                hold_until(conn, &format!("BEGIN IMMEDIATE; {hold}"), locked_tx, release_rx);
             }
             Backend::Postgres => {
-                let mut conn = PgConnection::establish(&url.target).expect("a second connection");
-                conn.batch_execute(&format!("BEGIN; {hold}")).expect("the row lock");
-                locked_tx.send(()).expect("the test waits");
-                let _ = release_rx.recv();
-                conn.batch_execute("COMMIT;").expect("commit");
+                let conn = PgConnection::establish(&url.target).expect("a second connection");
+                hold_until(conn, &format!("BEGIN; {hold}"), locked_tx, release_rx);
             }
         }
     });

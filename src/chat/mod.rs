@@ -22,11 +22,12 @@ use std::time::Duration;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
-use crate::broker::{Event, Hub, Notice, Outbox};
+use crate::broker::{Event, Hub, Notice, Outbox, StreamLimits};
 use crate::config::Settings;
 use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{events, Db, DbConn};
+use crate::uploads::ImageBudget;
 
 /// What the use cases work with: the settings, the database, the hub that fans events out,
 /// the rate limits and the signed-in cache.
@@ -38,6 +39,8 @@ pub struct Chat {
     pub limits: Arc<Limits>,
     /// Who is signed in, remembered for a while without asking the database.
     pub auth_cache: Arc<AuthCache>,
+    /// The memory that image work may use at once.
+    pub images: Arc<ImageBudget>,
 }
 
 impl Chat {
@@ -48,7 +51,8 @@ impl Chat {
                 settings.typing_per_minute,
                 settings.login_attempts_per_minute,
             )),
-            hub: Hub::new(settings.channel_capacity),
+            hub: Hub::new(settings.channel_capacity, StreamLimits::of(&settings)),
+            images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
             settings,
             db,

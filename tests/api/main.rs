@@ -5,6 +5,7 @@ mod helpers;
 
 mod attachments;
 mod auth;
+mod bounds;
 mod bad_inputs;
 mod members;
 mod messages;

@@ -5,11 +5,13 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
 use bytes::Bytes;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -25,10 +27,9 @@ const MAX_HEAD: usize = 8 * 1024;
 const TYPICAL_HEAD: usize = 1024;
 /// The same bound actix-web gives a client to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-/// A client that takes nothing for this long while its socket buffer is full is gone.
-const WRITE_STALL: Duration = Duration::from_secs(60);
-/// Between two looks at a head that arrived in pieces.
-const PEEK_RETRY: Duration = Duration::from_millis(2);
+/// A client that takes nothing for this long while its socket buffer is full is gone: its
+/// stream ends, and with it what the stream held for it (a catch-up batch, at most).
+const WRITE_STALL: Duration = Duration::from_secs(20);
 /// Headers a stream request may carry; more go to actix-web.
 const MAX_HEADERS: usize = 48;
 
@@ -61,35 +62,123 @@ enum Parsed {
     Other,
 }
 
-/// Peeks at a new connection's first request. `Some` when it is a complete `GET` of the
-/// stream in HTTP/1.1 without a body; the bytes stay in the socket either way.
-pub async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
+/// What the first look at a connection found.
+pub enum Peeked {
+    /// A complete stream request, still in the socket.
+    Stream(StreamRequest),
+    /// Anything else: actix-web answers it.
+    Other,
+    /// The head did not arrive within `HEAD_TIMEOUT` (see `time_out`).
+    TimedOut,
+    /// The client closed the connection, or it failed.
+    Gone,
+}
+
+/// Peeks at a new connection's first request: `Stream` when it is a complete `GET` of the
+/// stream in HTTP/1.1 without a body; the bytes stay in the socket either way. The client
+/// has `HEAD_TIMEOUT` from the connection's start to send a stream request's head, as
+/// actix-web gives for any other: a head that is not a stream's goes to actix-web as soon
+/// as its first bytes tell, and a stream's that stalls is answered here.
+pub async fn peek_request(io: &TcpStream) -> Peeked {
     let started = Instant::now();
     let deadline = started + HEAD_TIMEOUT;
     // Most connections are told apart by their first bytes, without a buffer for the head.
     let mut start = [0u8; REQUEST_LINE_START.len()];
-    let seen = tokio::time::timeout_at(deadline, io.peek(&mut start)).await.ok()?.ok()?;
-    if seen == 0 || !starts_like_a_stream(&start[..seen]) {
-        return None;
+    let seen = match peek_within(deadline, io, &mut start, 0).await {
+        Ok(seen) => seen,
+        Err(peeked) => return peeked,
+    };
+    if !starts_like_a_stream(&start[..seen]) {
+        return Peeked::Other;
     }
     // Most heads fit the first size; thousands of streams connecting at once should not
     // each hold the largest.
     let mut head = vec![0u8; TYPICAL_HEAD];
+    let mut seen = 0;
     loop {
-        let seen = tokio::time::timeout_at(deadline, io.peek(&mut head)).await.ok()?.ok()?;
-        if seen == 0 || !starts_like_a_stream(&head[..seen]) {
-            return None;
+        seen = match peek_within(deadline, io, &mut head, seen).await {
+            Ok(seen) => seen,
+            Err(peeked) => return peeked,
+        };
+        if !starts_like_a_stream(&head[..seen]) {
+            return Peeked::Other;
         }
         match parse(&head[..seen], started) {
-            Parsed::Stream(request) => return Some(request),
+            Parsed::Stream(request) => return Peeked::Stream(request),
             Parsed::Partial if seen == head.len() && head.len() < MAX_HEAD => head.resize(MAX_HEAD, 0),
-            Parsed::Partial if seen < head.len() && Instant::now() + PEEK_RETRY < deadline => {
-                // The socket stays readable while bytes wait in it: poll, do not spin.
-                tokio::time::sleep(PEEK_RETRY).await;
-            }
-            Parsed::Partial | Parsed::Other => return None,
+            // The rest of the head is on its way.
+            Parsed::Partial if seen < head.len() => {}
+            Parsed::Partial | Parsed::Other => return Peeked::Other,
         }
     }
+}
+
+/// `peek_more` until the deadline.
+async fn peek_within(deadline: Instant, io: &TcpStream, buf: &mut [u8], seen: usize) -> Result<usize, Peeked> {
+    match tokio::time::timeout_at(deadline, peek_more(io, buf, seen)).await {
+        Err(_) => Err(Peeked::TimedOut),
+        Ok(Ok(seen)) => Ok(seen),
+        // A head cut short by the client's end of the connection: actix-web reads what
+        // there is and closes, as it does for any request.
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof && seen > 0 => Err(Peeked::Other),
+        Ok(Err(_)) => Err(Peeked::Gone),
+    }
+}
+
+/// Peeks into `buf` once the socket holds more than the `seen` bytes already looked at (or
+/// fills `buf`), sleeping until then: a peek leaves the socket readable, so readiness alone
+/// cannot tell new bytes from old. A peek that finds no new bytes reports `WouldBlock`
+/// through `try_io`, which clears the readiness it was woken by, and the next wait lasts
+/// until the kernel reports new bytes (a readiness event newer than the one cleared is kept).
+/// `UnexpectedEof` when the client closed its side with no more bytes to come.
+async fn peek_more(io: &TcpStream, buf: &mut [u8], seen: usize) -> io::Result<usize> {
+    loop {
+        let ready = io.ready(Interest::READABLE).await?;
+        let peeked = io.try_io(Interest::READABLE, || {
+            let n = peek_now(io, buf)?;
+            if n > seen || n == buf.len() || n == 0 {
+                Ok(n)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        });
+        match peeked {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => return Ok(n),
+            // The end of the stream stays ready: no more bytes will come.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && ready.is_read_closed() => {
+                return Err(io::ErrorKind::UnexpectedEof.into())
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One non-blocking `recv(MSG_PEEK)`: the bytes waiting in the socket, left there.
+fn peek_now(io: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length for the duration of the call, and
+    // the descriptor is the stream's own, open while `io` is borrowed.
+    let n = unsafe {
+        libc::recv(io.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Answers a stream request whose head did not arrive in time as actix-web answers any
+/// other (`408`, then the connection closes). What the client sent is read first, so that
+/// closing does not reset the connection before the answer is read.
+pub async fn time_out(io: TcpStream) {
+    let mut scratch = [0u8; 1024];
+    for _ in 0..MAX_HEAD / scratch.len() {
+        match io.try_read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let answer = format!("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\ndate: {date}\r\n\r\n");
+    let _ = io.try_write(answer.as_bytes());
 }
 
 /// Whether these first bytes of a request may still be `GET /chat/api/stream…`.

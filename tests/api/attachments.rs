@@ -472,6 +472,11 @@ async fn the_gc_command_removes_orphans_and_keeps_live_files() {
     let stray = uploads_dir(&app).join("chat").join(room.to_string()).join("999999");
     std::fs::create_dir_all(&stray).unwrap();
     std::fs::write(stray.join("orphan.bin"), b"orphan").unwrap();
+    // Older than the grace period that protects uploads being committed.
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for path in [stray.join("orphan.bin"), stray.clone()] {
+        std::fs::File::open(&path).unwrap().set_modified(long_ago).unwrap();
+    }
     let live_before = files_under(&uploads_dir(&app).join("chat")).len();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_causerie"))
         .args(["uploads", "gc", "--database"])

@@ -227,7 +227,10 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
             }
         } else if name.eq_ignore_ascii_case("last-event-id") {
             let Ok(text) = std::str::from_utf8(header.value) else { return Parsed::Other };
-            request.last_event_id = Some(text.to_owned());
+            // The first, as actix-web's `headers().get` reads it.
+            if request.last_event_id.is_none() {
+                request.last_event_id = Some(text.to_owned());
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             if header.value.trim_ascii() != b"0" {
                 return Parsed::Other;
@@ -383,6 +386,9 @@ async fn write_all(io: &TcpStream, slices: &mut [IoSlice<'_>]) -> io::Result<()>
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
     use super::*;
 
     fn parsed(head: &str) -> Option<StreamRequest> {
@@ -416,6 +422,131 @@ mod tests {
             assert!(parsed(other).is_none(), "{other:?}");
         }
         assert!(matches!(parse(b"GET /chat/api/stream HTTP/1.1\r\nHost:", Instant::now()), Parsed::Partial));
+    }
+
+    /// What httparse sees in a head, the oracle for the lean path's reading of it.
+    struct Seen {
+        len: usize,
+        method: String,
+        target: String,
+        version: u8,
+        headers: Vec<(String, Vec<u8>)>,
+    }
+
+    fn httparse_sees(bytes: &[u8]) -> Option<Seen> {
+        let mut headers = [httparse::EMPTY_HEADER; 256];
+        let mut req = httparse::Request::new(&mut headers);
+        let httparse::Status::Complete(len) = req.parse(bytes).ok()? else { return None };
+        Some(Seen {
+            len,
+            method: req.method?.to_owned(),
+            target: req.path?.to_owned(),
+            version: req.version?,
+            headers: req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())).collect(),
+        })
+    }
+
+    /// Checks the lean path's reading of `bytes` against httparse's: a stream request is
+    /// exactly what httparse sees, anything else is left to actix-web.
+    fn agrees_with_httparse(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let Parsed::Stream(request) = parse(bytes, Instant::now()) else { return Ok(()) };
+        let seen = httparse_sees(bytes);
+        prop_assert!(seen.is_some(), "taken as a stream, but httparse finds no complete head");
+        let Some(seen) = seen else { return Ok(()) };
+        prop_assert_eq!(request.head_len, seen.len);
+        prop_assert_eq!(seen.method.as_str(), "GET");
+        prop_assert_eq!(seen.version, 1);
+        let (path, query) = seen.target.split_once('?').unwrap_or((seen.target.as_str(), ""));
+        prop_assert_eq!(path, PATH);
+        prop_assert_eq!(request.query.as_str(), query);
+        let values = |name: &str| -> Vec<&Vec<u8>> {
+            seen.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v).collect()
+        };
+        let authorization = values("authorization");
+        prop_assert!(authorization.len() <= 1, "two Authorization headers taken");
+        prop_assert_eq!(request.authorization.as_ref(), authorization.first().copied());
+        let last_event_id = values("last-event-id").first().map(|v| String::from_utf8_lossy(v).into_owned());
+        prop_assert_eq!(request.last_event_id.clone(), last_event_id);
+        let session = values("cookie")
+            .into_iter()
+            .flat_map(|v| std::str::from_utf8(v).unwrap_or_default().split(';'))
+            .filter_map(|pair| Cookie::parse_encoded(pair.trim()).ok())
+            .find(|c| c.name() == SESSION_COOKIE)
+            .map(|c| c.value().to_owned());
+        prop_assert_eq!(request.session.clone(), session);
+        for (name, value) in &seen.headers {
+            match name.as_str() {
+                "content-length" => prop_assert_eq!(value.trim_ascii(), b"0"),
+                "transfer-encoding" | "upgrade" | "expect" => prop_assert!(false, "{} taken", name),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A stream request's head from parts that vary: the query, and headers of the kinds the
+    /// lean path reads or refuses, among others.
+    fn stream_heads() -> impl Strategy<Value = Vec<u8>> {
+        let header = prop_oneof![
+            Just("Host: localhost".to_owned()),
+            "[A-Za-z0-9+/=_.-]{0,24}".prop_map(|t| format!("Authorization: Bearer {t}")),
+            "[a-z_]{1,20}=[A-Za-z0-9%]{0,16}( *; *[a-z_]{1,20}=[A-Za-z0-9%]{0,16}){0,3}"
+                .prop_map(|c| format!("Cookie: {c}")),
+            "[A-Za-z0-9%]{0,16}".prop_map(|v| format!("Cookie: causerie_session={v}")),
+            "[0-9 a-z-]{0,12}".prop_map(|v| format!("Last-Event-ID: {v}")),
+            "[0-9 ]{1,4}".prop_map(|v| format!("Content-Length: {v}")),
+            Just("Transfer-Encoding: chunked".to_owned()),
+            Just("Expect: 100-continue".to_owned()),
+            "[A-Za-z-]{1,16}: [ -~]{0,24}".prop_map(|h| h),
+        ];
+        let head = ("(\\?[a-z_=&0-9%.-]{0,24})?", proptest::collection::vec(header, 0..8)).prop_map(|(query, headers)| {
+            let mut head = format!("GET /chat/api/stream{query} HTTP/1.1\r\n");
+            for header in headers {
+                head.push_str(&header);
+                head.push_str("\r\n");
+            }
+            head.push_str("\r\n");
+            head.into_bytes()
+        });
+        // Mutations: a byte replaced, inserted or removed, or the head cut short.
+        let mutation = prop_oneof![
+            Just(None),
+            (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((0u8, at, byte))),
+            (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((1u8, at, byte))),
+            any::<prop::sample::Index>().prop_map(|at| Some((2u8, at, 0))),
+            any::<prop::sample::Index>().prop_map(|at| Some((3u8, at, 0))),
+        ];
+        (head, proptest::collection::vec(mutation, 0..3)).prop_map(|(mut head, mutations)| {
+            for (kind, at, byte) in mutations.into_iter().flatten() {
+                let at = at.index(head.len().max(1)).min(head.len());
+                match kind {
+                    0 if at < head.len() => head[at] = byte,
+                    1 => head.insert(at, byte),
+                    2 if at < head.len() => {
+                        head.remove(at);
+                    }
+                    3 => head.truncate(at),
+                    _ => {}
+                }
+            }
+            head
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_bytes_are_a_stream_httparse_agrees_with_or_left_to_actix_web(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600)
+        ) {
+            agrees_with_httparse(&bytes)?;
+        }
+
+        #[test]
+        fn stream_heads_and_their_mutations_are_read_as_httparse_reads_them(head in stream_heads()) {
+            agrees_with_httparse(&head)?;
+        }
     }
 
     #[test]

@@ -422,6 +422,9 @@ mod tests {
             assert!(parsed(other).is_none(), "{other:?}");
         }
         assert!(matches!(parse(b"GET /chat/api/stream HTTP/1.1\r\nHost:", Instant::now()), Parsed::Partial));
+        // The first of two, as actix-web reads it.
+        let two = parsed("GET /chat/api/stream HTTP/1.1\r\nLast-Event-ID: 7\r\nLast-Event-ID: 9\r\n\r\n").unwrap();
+        assert_eq!(two.last_event_id.as_deref(), Some("7"));
     }
 
     /// What httparse sees in a head, the oracle for the lean path's reading of it.

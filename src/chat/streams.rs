@@ -105,9 +105,10 @@ fn refused(full: Full) -> ApiError {
             message: format!("at most {limit} streams may be open at once per user; close one first"),
             retry_after_secs: STREAMS_RETRY_AFTER_SECS,
         },
-        Full::Server(_) => {
-            ApiError::unavailable("the server has as many streams open as it can serve; try again", STREAMS_RETRY_AFTER_SECS)
-        }
+        Full::Server(_) => ApiError::unavailable(
+            "the server has as many streams open as it can serve; try again",
+            STREAMS_RETRY_AFTER_SECS,
+        ),
     }
 }
 
@@ -123,8 +124,12 @@ fn catch_up(db: Db, user_id: UserId, room_id: Option<RoomId>) -> CatchUp {
                     }
                 }
                 let rows = events::visible_after(conn, user_id, room_id, after, CATCH_UP_BATCH)?;
-                let mut batch =
-                    CatchUpBatch { frames: Vec::new(), last_id: None, more: rows.len() as i64 == CATCH_UP_BATCH, revoked: false };
+                let mut batch = CatchUpBatch {
+                    frames: Vec::new(),
+                    last_id: None,
+                    more: rows.len() as i64 == CATCH_UP_BATCH,
+                    revoked: false,
+                };
                 let mut bytes = 0;
                 for row in &rows {
                     if bytes >= CATCH_UP_BYTES {

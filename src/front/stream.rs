@@ -159,9 +159,8 @@ async fn peek_more(io: &TcpStream, buf: &mut [u8], seen: usize) -> io::Result<us
 fn peek_now(io: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for writes of its length for the duration of the call, and
     // the descriptor is the stream's own, open while `io` is borrowed.
-    let n = unsafe {
-        libc::recv(io.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT)
-    };
+    let n =
+        unsafe { libc::recv(io.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT) };
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
@@ -177,7 +176,8 @@ pub async fn time_out(io: TcpStream) {
         }
     }
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
-    let answer = format!("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\ndate: {date}\r\n\r\n");
+    let answer =
+        format!("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\ndate: {date}\r\n\r\n");
     let _ = io.try_write(answer.as_bytes());
 }
 
@@ -462,9 +462,8 @@ mod tests {
         let (path, query) = seen.target.split_once('?').unwrap_or((seen.target.as_str(), ""));
         prop_assert_eq!(path, PATH);
         prop_assert_eq!(request.query.as_str(), query);
-        let values = |name: &str| -> Vec<&Vec<u8>> {
-            seen.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v).collect()
-        };
+        let values =
+            |name: &str| -> Vec<&Vec<u8>> { seen.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v).collect() };
         let authorization = values("authorization");
         prop_assert!(authorization.len() <= 1, "two Authorization headers taken");
         prop_assert_eq!(request.authorization.as_ref(), authorization.first().copied());
@@ -502,15 +501,16 @@ mod tests {
             Just("Expect: 100-continue".to_owned()),
             "[A-Za-z-]{1,16}: [ -~]{0,24}".prop_map(|h| h),
         ];
-        let head = ("(\\?[a-z_=&0-9%.-]{0,24})?", proptest::collection::vec(header, 0..8)).prop_map(|(query, headers)| {
-            let mut head = format!("GET /chat/api/stream{query} HTTP/1.1\r\n");
-            for header in headers {
-                head.push_str(&header);
+        let head =
+            ("(\\?[a-z_=&0-9%.-]{0,24})?", proptest::collection::vec(header, 0..8)).prop_map(|(query, headers)| {
+                let mut head = format!("GET /chat/api/stream{query} HTTP/1.1\r\n");
+                for header in headers {
+                    head.push_str(&header);
+                    head.push_str("\r\n");
+                }
                 head.push_str("\r\n");
-            }
-            head.push_str("\r\n");
-            head.into_bytes()
-        });
+                head.into_bytes()
+            });
         // Mutations: a byte replaced, inserted or removed, or the head cut short.
         let mutation = prop_oneof![
             Just(None),

@@ -23,7 +23,8 @@ fn png(width: u32, height: u32) -> Vec<u8> {
 }
 
 async fn upload(user: &TestUser, room: i64, bytes: Vec<u8>, name: &str) -> Response {
-    let form = Form::new().text("room_id", room.to_string()).part("files", Part::bytes(bytes).file_name(name.to_owned()));
+    let form =
+        Form::new().text("room_id", room.to_string()).part("files", Part::bytes(bytes).file_name(name.to_owned()));
     user.client.post(user.url("/messages")).multipart(form).send().await.unwrap()
 }
 
@@ -103,7 +104,9 @@ async fn read_until(io: &mut TcpStream, seen: &mut Vec<u8>, done: impl Fn(&[u8])
             seen.extend_from_slice(&buf[..n]);
         }
     };
-    tokio::time::timeout(WAIT, reading).await.unwrap_or_else(|_| panic!("waited for: {}", String::from_utf8_lossy(seen)));
+    tokio::time::timeout(WAIT, reading)
+        .await
+        .unwrap_or_else(|_| panic!("waited for: {}", String::from_utf8_lossy(seen)));
 }
 
 /// Opens a stream on a fresh connection (the lean path) and waits for its opening.

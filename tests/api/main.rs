@@ -5,8 +5,8 @@ mod helpers;
 
 mod attachments;
 mod auth;
-mod bounds;
 mod bad_inputs;
+mod bounds;
 mod members;
 mod messages;
 mod ops;

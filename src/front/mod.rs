@@ -160,7 +160,7 @@ where
         }
         stream::Peeked::Other => {}
         // Answered here: actix-web would start the client's time again.
-        stream::Peeked::TimedOut => return Box::pin(stream::time_out(io)).await,
+        stream::Peeked::TimedOut => return stream::time_out(io),
         stream::Peeked::Gone => return,
     }
     // Errors are the connection's own (a reset, a timeout); actix-web has answered what

@@ -167,7 +167,7 @@ fn peek_now(io: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
 /// Answers a stream request whose head did not arrive in time as actix-web answers any
 /// other (`408`, then the connection closes). What the client sent is read first, so that
 /// closing does not reset the connection before the answer is read.
-pub async fn time_out(io: TcpStream) {
+pub fn time_out(io: TcpStream) {
     let mut scratch = [0u8; 1024];
     for _ in 0..MAX_HEAD / scratch.len() {
         match io.try_read(&mut scratch) {

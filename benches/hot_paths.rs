@@ -15,7 +15,7 @@ use causerie::chat::{Actor, Chat};
 use causerie::config::Settings;
 use causerie::domain::{EventKind, Permission, Role, RoomId, RoomType, UserId};
 use causerie::store::models::{NewRoom, NewUser};
-use causerie::store::{now_micros, rooms, users, DatabaseUrl, Db};
+use causerie::store::{events, now_micros, rooms, users, DatabaseUrl, Db};
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 
 /// A `new_message` payload as the server sends it for a short text message.
@@ -161,9 +161,47 @@ fn bench_persist(c: &mut Criterion) {
     group.finish();
 }
 
+/// Replaying the whole log to a stream that resumes from id 0, in the server's batches: a
+/// log ten times longer must take about ten times as long (each event read once).
+fn bench_replay(c: &mut Criterion) {
+    use diesel::connection::SimpleConnection;
+    let mut group = c.benchmark_group("catch_up_replay");
+    group.sample_size(10);
+    for events in [30_000u64, 300_000] {
+        let fixture = Fixture::new(&format!("replay-{events}"));
+        let mut conn = fixture.chat.db.get().expect("connection");
+        // Half the events in the reader's room, half in a room of others.
+        let fill = format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {events}) \
+             INSERT INTO chat_events (room_id, kind, payload, created_at) \
+             SELECT CASE n % 2 WHEN 0 THEN {room} ELSE {room} + 1 END, 'new_message', \
+             '{{\"id\":1,\"content\":\"Shall we move the stand-up to 10:30 tomorrow?\"}}', 0 FROM g;",
+            room = fixture.room_id.get()
+        );
+        conn.batch_execute(&fill).expect("events");
+        drop(conn);
+        let reader = fixture.sender.id;
+        group.throughput(Throughput::Elements(events));
+        group.bench_with_input(BenchmarkId::from_parameter(events), &events, |b, _| {
+            b.iter(|| {
+                let mut conn = fixture.chat.db.get().expect("connection");
+                let (mut after, mut read) = (0i64, 0usize);
+                loop {
+                    let batch = events::visible_after(&mut conn, reader, None, after, 500).expect("batch");
+                    let Some(last) = batch.last() else { break };
+                    after = last.id;
+                    read += batch.len();
+                }
+                assert_eq!(read as u64, events / 2);
+            })
+        });
+    }
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30)
 }
 
-criterion_group! { name = benches; config = config(); targets = bench_frame, bench_publish, bench_persist }
+criterion_group! { name = benches; config = config(); targets = bench_frame, bench_publish, bench_persist, bench_replay }
 criterion_main!(benches);

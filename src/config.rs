@@ -35,6 +35,9 @@ pub struct Settings {
     pub default_permissions: String,
     /// Messages per user per minute (0 = off).
     pub rate_limit_per_minute: u32,
+    /// Other changes per user per minute: edits, deletes, read marks, joins and leaves,
+    /// member and room changes, tokens, accounts (0 = off).
+    pub actions_per_minute: u32,
     /// Failed logins per client address and username per minute before 429.
     pub login_attempts_per_minute: u32,
     /// Typing notices per user per minute.
@@ -98,6 +101,7 @@ impl Default for Settings {
             admin_password: None,
             default_permissions: "chat.read,chat.create,chat.update,chat.delete".into(),
             rate_limit_per_minute: 600,
+            actions_per_minute: 600,
             login_attempts_per_minute: 10,
             typing_per_minute: 60,
             db_pool_size: 8,

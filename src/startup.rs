@@ -175,6 +175,7 @@ fn spawn_housekeeping(chat: web::Data<Chat>) {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tick.tick().await;
+            chat.actions.forget_idle();
             let retention = chat.settings.event_retention_hours as i64 * 3600 * 1_000_000;
             let db = chat.db.clone();
             let result = db

@@ -23,11 +23,11 @@ pub async fn search_users(
     query: Query<SearchQuery>,
 ) -> ApiResult<HttpResponse> {
     let SearchQuery { q, limit } = query.into_inner();
-    Ok(ok(&users::search(&chat, user.actor(), q, limit).await?))
+    Ok(ok(&users::search(&chat, user.into_actor(), q, limit).await?))
 }
 
 pub async fn list_users(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&users::list(&chat, user.actor()).await?))
+    Ok(ok(&users::list(&chat, user.into_actor()).await?))
 }
 
 #[derive(Deserialize)]
@@ -52,7 +52,7 @@ pub async fn create_user(
         permissions: body.permissions,
         is_admin: body.is_admin.unwrap_or(false),
     };
-    Ok(created(&users::create(&chat, user.actor(), request).await?))
+    Ok(created(&users::create(&chat, user.into_actor(), request).await?))
 }
 
 #[derive(Deserialize)]
@@ -79,5 +79,6 @@ pub async fn update_user(
         is_admin: body.is_admin,
         disabled: body.disabled,
     };
-    Ok(ok(&users::update(&chat, user.actor(), id, change).await?))
+    let signed_in_with = user.credential.hash().to_owned();
+    Ok(ok(&users::update(&chat, user.into_actor(), &signed_in_with, id, change).await?))
 }

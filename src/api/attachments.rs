@@ -41,7 +41,7 @@ pub async fn send_with_files(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let user = user.actor();
+    let user = user.into_actor();
     attachments::attempt(&chat, &user)?;
     let settings = chat.settings.clone();
     let declared = req
@@ -225,7 +225,7 @@ pub async fn list(
     query: Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let before = query.into_inner().before;
-    Ok(ok(&attachments::list(&chat, user.actor(), path.into_inner(), before).await?))
+    Ok(ok(&attachments::list(&chat, user.into_actor(), path.into_inner(), before).await?))
 }
 
 pub async fn download(
@@ -254,7 +254,7 @@ async fn serve_stored(
     id: AttachmentId,
     variant: Variant,
 ) -> ApiResult<HttpResponse> {
-    let (row, path) = attachments::locate(&chat, user.actor(), id, variant).await?;
+    let (row, path) = attachments::locate(&chat, user.into_actor(), id, variant).await?;
     let file = web::block(move || open(&path)).await.map_err(ApiError::internal)??;
     Ok(match variant {
         Variant::Original => {

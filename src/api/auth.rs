@@ -32,7 +32,7 @@ pub async fn login(chat: web::Data<Chat>, req: HttpRequest, Json(body): Json<Log
 }
 
 pub async fn logout(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    sessions::logout(&chat, user.credential).await?;
+    sessions::logout(&chat, user.id, user.credential).await?;
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").http_only(true).finish();
     gone.make_removal();
     let mut response = no_content();

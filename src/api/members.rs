@@ -11,7 +11,7 @@ use crate::domain::{RoomId, UserId};
 use crate::error::ApiResult;
 
 pub async fn list(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    Ok(ok(&members::list(&chat, user.actor(), path.into_inner()).await?))
+    Ok(ok(&members::list(&chat, user.into_actor(), path.into_inner()).await?))
 }
 
 #[derive(Deserialize)]
@@ -27,7 +27,7 @@ pub async fn add(
     path: web::Path<RoomId>,
     Json(body): Json<AddBody>,
 ) -> ApiResult<HttpResponse> {
-    let member = members::add(&chat, user.actor(), path.into_inner(), body.user_id, body.role).await?;
+    let member = members::add(&chat, user.into_actor(), path.into_inner(), body.user_id, body.role).await?;
     Ok(created(&member))
 }
 
@@ -46,7 +46,7 @@ pub async fn update(
 ) -> ApiResult<HttpResponse> {
     let (room_id, target) = path.into_inner();
     let change = MemberChange { role: body.role, is_muted: body.is_muted };
-    Ok(ok(&members::update(&chat, user.actor(), room_id, target, change).await?))
+    Ok(ok(&members::update(&chat, user.into_actor(), room_id, target, change).await?))
 }
 
 pub async fn remove(
@@ -55,6 +55,6 @@ pub async fn remove(
     path: web::Path<(RoomId, UserId)>,
 ) -> ApiResult<HttpResponse> {
     let (room_id, target) = path.into_inner();
-    members::remove(&chat, user.actor(), room_id, target).await?;
+    members::remove(&chat, user.into_actor(), room_id, target).await?;
     Ok(no_content())
 }

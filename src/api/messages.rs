@@ -27,7 +27,8 @@ pub async fn list(
     query: Query<PageQuery>,
 ) -> ApiResult<HttpResponse> {
     let PageQuery { before, after, limit } = query.into_inner();
-    let page = messages::page(&chat, user.actor(), path.into_inner(), PageRequest { before, after, limit }).await?;
+    let page =
+        messages::page(&chat, user.into_actor(), path.into_inner(), PageRequest { before, after, limit }).await?;
     Ok(ok(&page))
 }
 
@@ -57,7 +58,7 @@ pub async fn send(
         .await
         .map_err(|e| body_error(e, chat.settings.max_json_bytes))?;
     let SendBody { room_id, content, reply_to_id } = parse_json(&body)?;
-    let message = messages::send(&chat, user.actor(), Draft { room_id, content, reply_to_id }).await?;
+    let message = messages::send(&chat, user.into_actor(), Draft { room_id, content, reply_to_id }).await?;
     Ok(created(&message))
 }
 
@@ -73,12 +74,12 @@ pub async fn edit(
     path: web::Path<MessageId>,
     Json(body): Json<EditBody>,
 ) -> ApiResult<HttpResponse> {
-    let message = messages::edit(&chat, user.actor(), path.into_inner(), body.content).await?;
+    let message = messages::edit(&chat, user.into_actor(), path.into_inner(), body.content).await?;
     Ok(ok(&message))
 }
 
 pub async fn delete(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<MessageId>) -> ApiResult<HttpResponse> {
-    messages::delete(&chat, user.actor(), path.into_inner()).await?;
+    messages::delete(&chat, user.into_actor(), path.into_inner()).await?;
     Ok(no_content())
 }
 
@@ -94,16 +95,16 @@ pub async fn mark_read(
     path: web::Path<RoomId>,
     Json(body): Json<ReadBody>,
 ) -> ApiResult<HttpResponse> {
-    reads::mark(&chat, user.actor(), path.into_inner(), body.message_id).await?;
+    reads::mark(&chat, user.into_actor(), path.into_inner(), body.message_id).await?;
     Ok(no_content())
 }
 
 pub async fn receipts(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<MessageId>) -> ApiResult<HttpResponse> {
-    let list = reads::receipts(&chat, user.actor(), path.into_inner()).await?;
+    let list = reads::receipts(&chat, user.into_actor(), path.into_inner()).await?;
     Ok(ok(&list))
 }
 
 pub async fn typing(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    messages::typing(&chat, user.actor(), path.into_inner()).await?;
+    messages::typing(&chat, user.into_actor(), path.into_inner()).await?;
     Ok(no_content())
 }

@@ -11,11 +11,11 @@ use crate::domain::{RoomId, RoomType, UserId};
 use crate::error::ApiResult;
 
 pub async fn list(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::mine(&chat, user.actor()).await?))
+    Ok(ok(&rooms::mine(&chat, user.into_actor()).await?))
 }
 
 pub async fn channels(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::channels(&chat, user.actor()).await?))
+    Ok(ok(&rooms::channels(&chat, user.into_actor()).await?))
 }
 
 #[derive(Deserialize)]
@@ -37,7 +37,7 @@ pub async fn create(
         name: body.name,
         member_ids: body.member_ids.unwrap_or_default(),
     };
-    let (room, made) = rooms::create(&chat, user.actor(), request).await?;
+    let (room, made) = rooms::create(&chat, user.into_actor(), request).await?;
     Ok(match made {
         Made::Created => created(&room),
         Made::Found => ok(&room),
@@ -45,7 +45,7 @@ pub async fn create(
 }
 
 pub async fn get(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::get(&chat, user.actor(), path.into_inner()).await?))
+    Ok(ok(&rooms::get(&chat, user.into_actor(), path.into_inner()).await?))
 }
 
 #[derive(Deserialize)]
@@ -60,9 +60,9 @@ pub async fn rename(
     path: web::Path<RoomId>,
     Json(body): Json<RenameBody>,
 ) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::rename(&chat, user.actor(), path.into_inner(), body.name).await?))
+    Ok(ok(&rooms::rename(&chat, user.into_actor(), path.into_inner(), body.name).await?))
 }
 
 pub async fn join(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
-    Ok(ok(&rooms::join(&chat, user.actor(), path.into_inner()).await?))
+    Ok(ok(&rooms::join(&chat, user.into_actor(), path.into_inner()).await?))
 }

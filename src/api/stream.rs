@@ -13,7 +13,8 @@ pub async fn open(chat: web::Data<Chat>, user: CurrentUser, req: HttpRequest) ->
     // The header is what EventSource sends on reconnect: newer than the page's URL.
     let header_id = req.headers().get("last-event-id").map(|v| v.to_str().unwrap_or("x").to_owned());
     let request = StreamRequest::parse(req.query_string(), header_id)?;
-    let subscriber = streams::open(&chat, user.actor(), request).await?;
+    let credential = user.credential.tag();
+    let subscriber = streams::open(&chat, user.into_actor(), credential, request).await?;
     let mut response = HttpResponse::Ok();
     response
         .content_type("text/event-stream")

@@ -1,6 +1,7 @@
 //! Who is calling: sessions (cookie), bearer tokens, CSRF checks, rate limits.
 
 pub mod accounts;
+pub mod budget;
 pub mod cache;
 pub mod csrf;
 pub mod limits;
@@ -19,9 +20,31 @@ pub const TOKEN_PREFIX: &str = "cau_";
 /// How the caller proved who they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credential {
-    /// The session cookie; its token hash.
+    /// The session cookie; its token's hash.
     Session(String),
-    Bearer,
+    /// An API token; its hash.
+    Bearer(String),
+}
+
+impl Credential {
+    /// The stored hash of the session or token.
+    pub fn hash(&self) -> &str {
+        match self {
+            Self::Session(hash) | Self::Bearer(hash) => hash,
+        }
+    }
+
+    /// What the hub knows the sign-in by, to end the streams it opened.
+    pub fn tag(&self) -> u64 {
+        credential_tag(self.hash())
+    }
+}
+
+/// A short tag of a session or token hash (its first eight bytes), for the hub's list of
+/// open streams: the whole hash need not be kept per stream, and a user's sign-ins do not
+/// share their first eight bytes but by a chance of one in 2^64.
+pub fn credential_tag(hash: &str) -> u64 {
+    hash.get(..16).and_then(|head| u64::from_str_radix(head, 16).ok()).unwrap_or_default()
 }
 
 /// The authenticated caller, handed to every handler that needs one.
@@ -36,14 +59,9 @@ pub struct CurrentUser {
 }
 
 impl CurrentUser {
-    /// The caller as the use cases know them.
-    pub fn actor(&self) -> Actor {
-        Actor {
-            id: self.id,
-            display_name: self.display_name.clone(),
-            is_admin: self.is_admin,
-            permissions: self.permissions.clone(),
-        }
+    /// The caller as the use cases know them, keeping nothing else.
+    pub fn into_actor(self) -> Actor {
+        Actor { id: self.id, display_name: self.display_name, is_admin: self.is_admin, permissions: self.permissions }
     }
 }
 
@@ -72,7 +90,10 @@ pub fn credential(
     session_cookie: Option<&str>,
 ) -> Result<Option<(Credential, String)>, ApiError> {
     Ok(match bearer_token(authorization)? {
-        Some(token) => Some((Credential::Bearer, secret::digest(&token))),
+        Some(token) => {
+            let hash = secret::digest(&token);
+            Some((Credential::Bearer(hash.clone()), hash))
+        }
         None => session_cookie.map(|value| {
             let hash = secret::digest(value);
             (Credential::Session(hash.clone()), hash)

@@ -35,6 +35,8 @@ pub enum Control {
 struct StreamEntry {
     id: u64,
     scope: Scope,
+    /// Which sign-in opened the stream (see `crate::auth::credential_tag`).
+    credential: u64,
     control: Arc<ControlQueue>,
 }
 
@@ -222,9 +224,18 @@ impl Hub {
                         }
                     }
                 }
-                Notice::UserDisabled { user_id } => {
+                Notice::StreamsEnd { user_id, keep } => {
                     for entry in inner.streams.get(&user_id).into_iter().flatten() {
-                        entry.control.send(Control::Close);
+                        if keep != Some(entry.credential) {
+                            entry.control.send(Control::Close);
+                        }
+                    }
+                }
+                Notice::CredentialEnds { user_id, credential } => {
+                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                        if entry.credential == credential {
+                            entry.control.send(Control::Close);
+                        }
                     }
                 }
             }
@@ -245,7 +256,12 @@ impl Hub {
     /// changes committed in between reach it through the control channel. Refused when the
     /// user, or the server, has as many streams open as the limits allow; counted under the
     /// lock, so that streams opening at once cannot pass a limit together.
-    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope) -> Result<(Registration, ControlReceiver), Full> {
+    pub fn register(
+        self: &Arc<Self>,
+        user_id: i64,
+        scope: Scope,
+        credential: u64,
+    ) -> Result<(Registration, ControlReceiver), Full> {
         let control = Arc::new(ControlQueue::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
@@ -262,7 +278,7 @@ impl Hub {
         if self.shut_down.load(Ordering::SeqCst) {
             control.send(Control::Close);
         }
-        mine.push(StreamEntry { id, scope, control: control.clone() });
+        mine.push(StreamEntry { id, scope, credential, control: control.clone() });
         inner.open += 1;
         drop(inner);
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
@@ -376,7 +392,7 @@ mod tests {
     #[tokio::test]
     async fn events_reach_subscribed_rooms_only() {
         let hub = Hub::new(16, StreamLimits::NONE);
-        let (_reg, _ctl) = hub.register(1, Scope::AllRooms).unwrap();
+        let (_reg, _ctl) = hub.register(1, Scope::AllRooms, 0).unwrap();
         let mut rx = hub.subscribe(&[10]);
         hub.publish(vec![event(1, 10), event(2, 11), event(3, 10)]);
         let (_, rx10) = &mut rx[0];
@@ -391,7 +407,7 @@ mod tests {
     #[tokio::test]
     async fn joining_subscribes_before_the_next_event() {
         let hub = Hub::new(16, StreamLimits::NONE);
-        let (reg, mut ctl) = hub.register(1, Scope::AllRooms).unwrap();
+        let (reg, mut ctl) = hub.register(1, Scope::AllRooms, 0).unwrap();
         hub.publish(vec![Notice::Joined { room_id: 5, user_id: 1 }, event(9, 5)]);
         let Control::Add(5, mut rx) = ctl.recv().await else { panic!("no Add") };
         assert_eq!(rx.recv().await.unwrap().id, 9);
@@ -406,21 +422,37 @@ mod tests {
     #[test]
     fn streams_are_counted_per_user_and_in_all() {
         let hub = Hub::new(16, StreamLimits { per_user: 2, total: 3 });
-        let a1 = hub.register(1, Scope::AllRooms).unwrap();
-        let _a2 = hub.register(1, Scope::Room(5)).unwrap();
-        assert_eq!(hub.register(1, Scope::AllRooms).err(), Some(Full::User(2)));
-        let _b1 = hub.register(2, Scope::AllRooms).unwrap();
-        assert_eq!(hub.register(3, Scope::AllRooms).err(), Some(Full::Server(3)));
+        let a1 = hub.register(1, Scope::AllRooms, 0).unwrap();
+        let _a2 = hub.register(1, Scope::Room(5), 0).unwrap();
+        assert_eq!(hub.register(1, Scope::AllRooms, 0).err(), Some(Full::User(2)));
+        let _b1 = hub.register(2, Scope::AllRooms, 0).unwrap();
+        assert_eq!(hub.register(3, Scope::AllRooms, 0).err(), Some(Full::Server(3)));
         assert_eq!(hub.lock().streams.len(), 2, "a refused user leaves no entry");
         drop(a1);
-        let _a3 = hub.register(1, Scope::AllRooms).unwrap();
+        let _a3 = hub.register(1, Scope::AllRooms, 0).unwrap();
         assert_eq!(hub.subscriber_count(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_signed_out_credential_ends_its_own_streams_only() {
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let (_a, mut first) = hub.register(1, Scope::AllRooms, 7).unwrap();
+        let (_b, mut second) = hub.register(1, Scope::AllRooms, 8).unwrap();
+        let (_c, mut other_user) = hub.register(2, Scope::AllRooms, 7).unwrap();
+        hub.publish(vec![Notice::CredentialEnds { user_id: 1, credential: 7 }]);
+        assert!(matches!(first.try_recv(), Some(Control::Close)));
+        assert!(second.try_recv().is_none() && other_user.try_recv().is_none());
+        hub.publish(vec![Notice::StreamsEnd { user_id: 1, keep: Some(8) }]);
+        assert!(second.try_recv().is_none());
+        hub.publish(vec![Notice::StreamsEnd { user_id: 1, keep: None }]);
+        assert!(matches!(second.try_recv(), Some(Control::Close)));
+        assert!(other_user.try_recv().is_none());
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_stream_wakes_for_each_control_message_in_order() {
         let hub = Hub::new(16, StreamLimits::NONE);
-        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms).unwrap();
+        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms, 0).unwrap();
         let waiting = tokio::spawn(async move {
             let mut rooms = Vec::new();
             for _ in 0..4 {

@@ -59,9 +59,16 @@ pub enum Notice {
         user_id: i64,
         last_event_id: i64,
     },
-    /// The user's streams end.
-    UserDisabled {
+    /// The user's streams end: all of them (the account disabled, its right to read taken
+    /// away), or all but those opened with `keep` (every other sign-in ended).
+    StreamsEnd {
         user_id: i64,
+        keep: Option<u64>,
+    },
+    /// The streams opened with one credential end (a logout, a revoked token).
+    CredentialEnds {
+        user_id: i64,
+        credential: u64,
     },
 }
 

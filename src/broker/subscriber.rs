@@ -342,7 +342,7 @@ mod tests {
 
     /// An all-rooms stream of user 1 over `rooms`, new (not resuming); catching up fails.
     fn all_rooms_stream(hub: &Arc<Hub>, rooms: &[i64], opening: &'static [u8]) -> Subscriber {
-        let (registration, control) = hub.register(1, Scope::AllRooms).unwrap();
+        let (registration, control) = hub.register(1, Scope::AllRooms, 0).unwrap();
         let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
         let rooms = hub.subscribe(rooms);
         Subscriber::new(hub.clone(), registration, control, rooms, catch_up, Bytes::from_static(opening), None)

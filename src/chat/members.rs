@@ -23,6 +23,7 @@ pub async fn list(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Vec<Me
 /// Adds a user to a group or channel (room admins); `role` is the text the client sent,
 /// checked once the caller is known to manage the room.
 pub async fn add(chat: &Chat, user: Actor, room_id: RoomId, added: UserId, role: Option<String>) -> ApiResult<Member> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (room, my_role) = room_and_role(tx, room_id, user.id)?;
         user.may(Action::ManageRoom(my_role))?;
@@ -54,6 +55,7 @@ pub async fn update(
     target: UserId,
     change: MemberChange,
 ) -> ApiResult<Member> {
+    chat.actions.spend(user.id)?;
     if change.role.is_none() && change.is_muted.is_none() {
         return Err(ApiError::invalid("role or is_muted is required"));
     }
@@ -92,6 +94,7 @@ pub async fn update(
 /// Removes a member (room admins) or leaves (anyone). When the last admin goes, the
 /// longest-standing member becomes admin, so that no room is left without one.
 pub async fn remove(chat: &Chat, user: Actor, room_id: RoomId, target: UserId) -> ApiResult<()> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (_, my_role) = room_and_role(tx, room_id, user.id)?;
         let leaving = target == user.id;

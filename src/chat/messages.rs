@@ -1,14 +1,18 @@
 //! Messages: page, send, edit, delete; typing notices.
 
+use std::collections::HashMap;
+
 use super::access::{check_send, message_denied, room_and_role, visible_message};
 use super::{views, Actor, Chat, Tx};
 use crate::domain::permissions::authorize;
 use crate::domain::views::{Message, MessageDeleted, MessagePage, Typing};
-use crate::domain::{Action, MessageContent, MessageId, MessageType, PassingEvent, RoomEvent, RoomId, UserId};
+use crate::domain::{
+    Action, EventKind, MessageContent, MessageId, MessageType, PassingEvent, RoomEvent, RoomId, UserId,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::store::messages::Cursor;
 use crate::store::models::{MessageRow, NewMessage};
-use crate::store::{messages, now_micros, DbConn};
+use crate::store::{events, messages, now_micros, DbConn};
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 100;
@@ -101,6 +105,7 @@ pub(crate) fn post_system(tx: &mut Tx<'_>, room_id: RoomId, actor_id: UserId, te
 /// Edits the caller's own message (or, with the right, another's); system messages and
 /// deleted ones cannot be edited.
 pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> ApiResult<Message> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (message, role) = visible_message(tx, &user, id)?;
         authorize(&user, Action::Edit { role: Some(role), is_sender: message.sender_id == user.id })
@@ -113,6 +118,7 @@ pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> A
         }
         let content = MessageContent::parse(&content)?;
         let row = messages::edit(tx, id, content.as_str(), now_micros())?;
+        rewrite_stored(tx, id)?;
         let view = views::message(tx, &row)?;
         tx.record(RoomEvent::MessageUpdated(view.clone()))?;
         Ok(view)
@@ -123,6 +129,7 @@ pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> A
 /// Deletes a message: its row keeps its place with no text; its files go. Deleting a
 /// deleted message changes nothing.
 pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
+    chat.actions.spend(user.id)?;
     let room_id = chat
         .commit(move |tx| {
             let (message, role) = visible_message(tx, &user, id)?;
@@ -132,6 +139,7 @@ pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
                 return Ok(message.room_id);
             }
             messages::soft_delete(tx, id)?;
+            rewrite_stored(tx, id)?;
             let room_id = message.room_id;
             tx.record(RoomEvent::MessageDeleted(MessageDeleted { id, room_id }))?;
             Ok(room_id)
@@ -151,6 +159,35 @@ async fn remove_files(chat: &Chat, room_id: RoomId, id: MessageId) {
         Ok(Err(error)) => tracing::warn!(%error, "removing a deleted message's files"),
         Err(error) => tracing::warn!(%error, "removing a deleted message's files"),
     }
+}
+
+/// Rewrites every stored event that shows a message, or a reply quoting it, with what it
+/// shows now: after an edit or a delete no earlier text of the message stays in the log for
+/// a stream to replay, whoever reads it and whenever they joined.
+fn rewrite_stored(tx: &mut Tx<'_>, id: MessageId) -> ApiResult<()> {
+    let mut shown = vec![id];
+    shown.extend(messages::replies_to(tx, id)?);
+    let stored = events::showing(tx, &shown)?;
+    if stored.is_empty() {
+        return Ok(());
+    }
+    let rows = messages::by_ids(tx, &shown)?;
+    let now: HashMap<MessageId, Message> = views::messages(tx, &rows, None)?.into_iter().map(|m| (m.id, m)).collect();
+    for (event_id, kind, payload, message_id) in stored {
+        let Some(message) = now.get(&message_id) else { continue };
+        let rewritten = match kind {
+            EventKind::NewMessage | EventKind::MessageUpdated => serde_json::to_string(message),
+            EventKind::RoomUpdated => {
+                let mut room: serde_json::Value = serde_json::from_str(&payload).map_err(ApiError::internal)?;
+                room["last_message"] = serde_json::to_value(message).map_err(ApiError::internal)?;
+                serde_json::to_string(&room)
+            }
+            _ => continue,
+        }
+        .map_err(ApiError::internal)?;
+        events::set_payload(tx, event_id, &rewritten)?;
+    }
+    Ok(())
 }
 
 /// Tells the room's open streams that the caller is typing; never stored.

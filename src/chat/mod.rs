@@ -20,12 +20,14 @@ pub use crate::domain::Actor;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::budget::ActionBudget;
 use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::broker::{Event, Hub, Notice, Outbox, StreamLimits};
 use crate::config::Settings;
 use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
+use crate::store::models::NewEvent;
 use crate::store::{events, Db, DbConn};
 use crate::uploads::ImageBudget;
 
@@ -37,6 +39,8 @@ pub struct Chat {
     pub db: Db,
     pub hub: Arc<Hub>,
     pub limits: Arc<Limits>,
+    /// The per-user budget of changes other than messages and typing.
+    pub actions: Arc<ActionBudget>,
     /// Who is signed in, remembered for a while without asking the database.
     pub auth_cache: Arc<AuthCache>,
     /// The memory that image work may use at once.
@@ -51,6 +55,7 @@ impl Chat {
                 settings.typing_per_minute,
                 settings.login_attempts_per_minute,
             )),
+            actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
             hub: Hub::new(settings.channel_capacity, StreamLimits::of(&settings)),
             images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
@@ -123,7 +128,14 @@ impl Tx<'_> {
     pub fn record(&mut self, event: RoomEvent) -> ApiResult<i64> {
         let payload = event.payload().map_err(ApiError::internal)?;
         let room_id = event.room_id();
-        let id = events::insert(self.conn, room_id, event.kind(), &payload, event.addressee())?;
+        let new = NewEvent {
+            room_id,
+            kind: event.kind(),
+            payload: &payload,
+            target_user_id: event.addressee(),
+            message_id: event.message_id(),
+        };
+        let id = events::insert(self.conn, &new)?;
         self.outbox.push(Notice::Event(Arc::new(Event::stored(id, room_id.get(), event.kind().as_str(), &payload))));
         Ok(id)
     }

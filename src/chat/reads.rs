@@ -11,6 +11,7 @@ use crate::store::{messages, now_micros, reads, rooms};
 /// Moves the caller's read mark in a room forward to a message of that room; the room
 /// hears of it (`read`) only when the mark moved.
 pub async fn mark(chat: &Chat, user: Actor, room_id: RoomId, message_id: MessageId) -> ApiResult<()> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (_, role) = room_and_role(tx, room_id, user.id)?;
         user.may(Action::OwnMembership(role))?;

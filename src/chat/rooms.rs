@@ -48,6 +48,7 @@ pub enum Made {
 /// time) the direct room of the caller and one other user, bringing back whoever of the
 /// two had left it.
 pub async fn create(chat: &Chat, user: Actor, request: NewRoomRequest) -> ApiResult<(Room, Made)> {
+    chat.actions.spend(user.id)?;
     let NewRoomRequest { room_type, name, member_ids } = request;
     let mut others: Vec<UserId> = member_ids.into_iter().filter(|id| *id != user.id).collect();
     others.sort_unstable();
@@ -152,6 +153,7 @@ pub async fn get(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Room> {
 
 /// Renames a group or channel; the room hears of it with a notice and `room_updated`.
 pub async fn rename(chat: &Chat, user: Actor, room_id: RoomId, name: String) -> ApiResult<Room> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (room, role) = room_and_role(tx, room_id, user.id)?;
         user.may(Action::ManageRoom(role))?;
@@ -175,6 +177,7 @@ pub async fn rename(chat: &Chat, user: Actor, room_id: RoomId, name: String) -> 
 
 /// Joins a channel; joining one the caller is in already answers the room as it is.
 pub async fn join(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Room> {
+    chat.actions.spend(user.id)?;
     chat.commit(move |tx| {
         let (room, role) = room_and_role(tx, room_id, user.id)?;
         if role.is_some() {

@@ -3,7 +3,8 @@
 use std::net::IpAddr;
 
 use super::{views, Chat};
-use crate::auth::{password, secret, Credential, CurrentUser, TOKEN_PREFIX};
+use crate::auth::{credential_tag, password, secret, Credential, CurrentUser, TOKEN_PREFIX};
+use crate::broker::Notice;
 use crate::domain::views::{CreatedToken, TokenInfo, User};
 use crate::domain::{format_time, TokenName, UserId};
 use crate::error::{ApiError, ApiResult};
@@ -50,11 +51,14 @@ pub fn me(user: &CurrentUser) -> User {
     views::me(user.id, &user.username, &user.display_name, user.is_admin, &user.permissions)
 }
 
-/// Ends the session the caller signed in with; a bearer token is left as it is.
-pub async fn logout(chat: &Chat, credential: Credential) -> ApiResult<()> {
+/// Ends the session the caller signed in with, and the streams it opened; a bearer token is
+/// left as it is.
+pub async fn logout(chat: &Chat, user_id: UserId, credential: Credential) -> ApiResult<()> {
     if let Credential::Session(hash) = credential {
         chat.auth_cache.forget(&hash);
+        let tag = credential_tag(&hash);
         chat.read(move |conn| Ok(tokens::delete_session(conn, &hash)?)).await?;
+        chat.hub.publish(vec![Notice::CredentialEnds { user_id: user_id.get(), credential: tag }]);
     }
     Ok(())
 }
@@ -75,6 +79,7 @@ pub async fn tokens(chat: &Chat, user_id: UserId) -> ApiResult<Vec<TokenInfo>> {
 
 /// Creates an API token named `name` (default `api`); its secret is shown this once.
 pub async fn create_token(chat: &Chat, user_id: UserId, name: Option<String>) -> ApiResult<CreatedToken> {
+    chat.actions.spend(user_id)?;
     let name = match name {
         None => "api".to_owned(),
         Some(name) => TokenName::parse(&name)?.into_string(),
@@ -86,12 +91,10 @@ pub async fn create_token(chat: &Chat, user_id: UserId, name: Option<String>) ->
 
 /// Revokes one of the caller's API tokens.
 pub async fn revoke_token(chat: &Chat, user_id: UserId, id: i64) -> ApiResult<()> {
-    let found = chat.read(move |conn| Ok(tokens::revoke_api_token(conn, user_id, id)?)).await?;
-    // The cache knows credentials by hash, not by token id: forget all of this user's.
-    chat.auth_cache.forget_user(user_id);
-    if found {
-        Ok(())
-    } else {
-        Err(ApiError::not_found("token"))
-    }
+    chat.actions.spend(user_id)?;
+    let revoked = chat.read(move |conn| Ok(tokens::revoke_api_token(conn, user_id, id)?)).await?;
+    let hash = revoked.ok_or_else(|| ApiError::not_found("token"))?;
+    chat.auth_cache.forget(&hash);
+    chat.hub.publish(vec![Notice::CredentialEnds { user_id: user_id.get(), credential: credential_tag(&hash) }]);
+    Ok(())
 }

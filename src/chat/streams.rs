@@ -52,7 +52,9 @@ fn parse_event_id(text: &str) -> ApiResult<i64> {
 
 /// Checks a stream request and subscribes it: the event id to resume after, the room, the
 /// caller's right to read it. Nothing is left behind when it fails.
-pub async fn open(chat: &Chat, user: Actor, request: StreamRequest) -> ApiResult<Subscriber> {
+/// `credential` is the tag of the sign-in that opens it (`crate::auth::Credential::tag`): its
+/// end ends the stream.
+pub async fn open(chat: &Chat, user: Actor, credential: u64, request: StreamRequest) -> ApiResult<Subscriber> {
     user.may(Action::Browse)?;
     let StreamRequest { room_id, last_event_id } = request;
     let resume = match last_event_id {
@@ -62,7 +64,7 @@ pub async fn open(chat: &Chat, user: Actor, request: StreamRequest) -> ApiResult
     let scope = room_id.map_or(Scope::AllRooms, |room| Scope::Room(room.get()));
     let me = user.id;
     // Register first: membership changes from now on reach this stream.
-    let (registration, control) = chat.hub.register(me.get(), scope).map_err(refused)?;
+    let (registration, control) = chat.hub.register(me.get(), scope, credential).map_err(refused)?;
     let (room_ids, (floor, latest)) = chat
         .read(move |conn| {
             let room_ids = match room_id {

@@ -3,7 +3,7 @@
 
 use super::{views, Actor, Chat};
 use crate::auth::accounts::{self, NewAccount};
-use crate::auth::password;
+use crate::auth::{credential_tag, password};
 use crate::broker::Notice;
 use crate::domain::views::User;
 use crate::domain::{Action, DisplayName, Password, Permission, UserId};
@@ -40,6 +40,7 @@ pub struct AccountRequest {
 }
 
 pub async fn create(chat: &Chat, user: Actor, request: AccountRequest) -> ApiResult<User> {
+    chat.actions.spend(user.id)?;
     user.may(Action::ManageUsers)?;
     let permissions = match &request.permissions {
         Some(names) => accounts::parse_permissions(names)?,
@@ -74,8 +75,18 @@ pub struct AccountChange {
     pub disabled: Option<bool>,
 }
 
-/// Changes an account. Disabling it ends its sessions, tokens and open streams.
-pub async fn update(chat: &Chat, user: Actor, id: UserId, change: AccountChange) -> ApiResult<User> {
+/// Changes an account. Disabling it ends its sessions, tokens and open streams; a new
+/// password ends every other sign-in of the account (all but `signed_in_with`, the hash of
+/// the caller's own session or token, when the account is the caller's) and their streams;
+/// taking away `chat.read` ends its streams.
+pub async fn update(
+    chat: &Chat,
+    user: Actor,
+    signed_in_with: &str,
+    id: UserId,
+    change: AccountChange,
+) -> ApiResult<User> {
+    chat.actions.spend(user.id)?;
     user.may(Action::ManageUsers)?;
     if id == user.id && (change.disabled == Some(true) || change.is_admin == Some(false)) {
         return Err(ApiError::invalid("administrators cannot disable or demote themselves"));
@@ -97,18 +108,28 @@ pub async fn update(chat: &Chat, user: Actor, id: UserId, change: AccountChange)
         is_admin: change.is_admin,
         disabled: change.disabled,
     };
+    let keep = (id == user.id).then(|| signed_in_with.to_owned());
     let view = chat
         .commit(move |tx| {
             let row = users::update(tx, id, &changes)?.ok_or_else(|| ApiError::not_found("user"))?;
             if let Some(permissions) = &permissions {
                 users::set_permissions(tx, id, permissions)?;
             }
+            let user_id = id.get();
             if changes.disabled == Some(true) {
-                tokens::delete_sessions_of(tx, id)?;
-                tokens::delete_api_tokens_of(tx, id)?;
-                tx.notify(Notice::UserDisabled { user_id: id.get() });
+                tokens::delete_sessions_of(tx, id, None)?;
+                tokens::delete_api_tokens_of(tx, id, None)?;
+                tx.notify(Notice::StreamsEnd { user_id, keep: None });
+            } else if changes.password_hash.is_some() {
+                tokens::delete_sessions_of(tx, id, keep.as_deref())?;
+                tokens::delete_api_tokens_of(tx, id, keep.as_deref())?;
+                tx.notify(Notice::StreamsEnd { user_id, keep: keep.as_deref().map(credential_tag) });
             }
-            Ok(views::admin_user(&row, users::permissions(tx, id)?))
+            let held = users::permissions(tx, id)?;
+            if !row.is_admin && !held.contains(&Permission::Read) {
+                tx.notify(Notice::StreamsEnd { user_id, keep: None });
+            }
+            Ok(views::admin_user(&row, held))
         })
         .await?;
     // Sessions are remembered by hash: forget all of this user's, so the change applies now.

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use super::views::{MemberChanged, Message, MessageDeleted, ReadMarked, Room, Typing};
-use super::{text_enum, RoomId, UserId};
+use super::{text_enum, MessageId, RoomId, UserId};
 
 text_enum!(
     /// Every `event:` name a stream may carry, stored or not.
@@ -86,6 +86,15 @@ impl RoomEvent {
     pub fn addressee(&self) -> Option<UserId> {
         match self {
             Self::MemberJoined(c) | Self::MemberLeft(c) => Some(c.member.user_id),
+            _ => None,
+        }
+    }
+
+    /// The message the event shows, whose text it carries: its own, or the room's last.
+    pub fn message_id(&self) -> Option<MessageId> {
+        match self {
+            Self::NewMessage(m) | Self::MessageUpdated(m) => Some(m.id),
+            Self::RoomUpdated(r) => r.last_message.as_ref().map(|m| m.id),
             _ => None,
         }
     }

@@ -248,8 +248,10 @@ pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber
     let (credential, hash) = auth::credential(request.authorization.as_deref(), request.session.as_deref()).ok()??;
     let user = auth::authenticate(&front.chat.auth_cache, &front.chat.db, credential, hash).await.ok()?;
     let asked = streams::StreamRequest::parse(&request.query, request.last_event_id.clone()).ok()?;
-    let subscriber = streams::open(&front.chat, user.actor(), asked).await.ok()?;
-    tracing::debug!(user_id = user.id.get(), "stream opened");
+    let user_id = user.id.get();
+    let credential = user.credential.tag();
+    let subscriber = streams::open(&front.chat, user.into_actor(), credential, asked).await.ok()?;
+    tracing::debug!(user_id, "stream opened");
     Some(subscriber)
 }
 

@@ -179,8 +179,14 @@ mod tests {
             conn.run_pending_migrations(SQLITE_MIGRATIONS).unwrap();
             let mut conn = DbConn::Sqlite(conn);
             assert_eq!(events::bounds(&mut conn).unwrap(), (pruned_through, last_id));
-            let id = events::insert(&mut conn, crate::domain::RoomId(1), crate::domain::EventKind::Read, "{}", None)
-                .unwrap();
+            let event = crate::store::models::NewEvent {
+                room_id: crate::domain::RoomId(1),
+                kind: crate::domain::EventKind::Read,
+                payload: "{}",
+                target_user_id: None,
+                message_id: None,
+            };
+            let id = events::insert(&mut conn, &event).unwrap();
             assert_eq!(id, next);
             assert_eq!(events::bounds(&mut conn).unwrap(), (pruned_through, next));
             let kept: Vec<i64> = schema::chat_events::table

@@ -3,28 +3,23 @@
 
 use diesel::prelude::*;
 
-use super::models::EventRow;
-use super::schema::{chat_event_counter, chat_events, chat_room_members};
+use super::models::{EventRow, NewEvent};
+use super::schema::{chat_event_counter, chat_events};
 use super::{now_micros, DbConn, QueryResult};
-use crate::domain::{EventKind, RoomId, UserId};
+use crate::domain::{EventKind, MessageId, RoomId, UserId};
 
 /// Appends an event to the log; returns its id. Ids must commit in id order (a stream that
 /// saw 101 must not miss 100): SQLite has one writer at a time, so the table's own
 /// `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances write at once,
 /// the id comes from the one counter row, whose row lock orders them.
-pub fn insert(
-    conn: &mut DbConn,
-    room_id: RoomId,
-    kind: EventKind,
-    payload: &str,
-    target_user_id: Option<UserId>,
-) -> QueryResult<i64> {
+pub fn insert(conn: &mut DbConn, event: &NewEvent<'_>) -> QueryResult<i64> {
     let row = (
-        chat_events::room_id.eq(room_id),
-        chat_events::kind.eq(kind),
-        chat_events::payload.eq(payload),
-        chat_events::target_user_id.eq(target_user_id),
+        chat_events::room_id.eq(event.room_id),
+        chat_events::kind.eq(event.kind),
+        chat_events::payload.eq(event.payload),
+        chat_events::target_user_id.eq(event.target_user_id),
         chat_events::created_at.eq(now_micros()),
+        chat_events::message_id.eq(event.message_id),
     );
     match conn {
         DbConn::Sqlite(c) => {
@@ -39,6 +34,25 @@ pub fn insert(
             Ok(id)
         }
     }
+}
+
+/// The stored events that show any of these messages, oldest first: `(id, kind, payload,
+/// message)`.
+pub fn showing(conn: &mut DbConn, messages: &[MessageId]) -> QueryResult<Vec<(i64, EventKind, String, MessageId)>> {
+    if messages.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<(i64, EventKind, String, Option<MessageId>)> = chat_events::table
+        .filter(chat_events::message_id.eq_any(messages))
+        .order(chat_events::id.asc())
+        .select((chat_events::id, chat_events::kind, chat_events::payload, chat_events::message_id))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(id, kind, payload, message)| Some((id, kind, payload, message?))).collect())
+}
+
+/// Rewrites a stored event's payload.
+pub fn set_payload(conn: &mut DbConn, id: i64, payload: &str) -> QueryResult<usize> {
+    diesel::update(chat_events::table.find(id)).set(chat_events::payload.eq(payload)).execute(conn)
 }
 
 /// `(pruned_through, last_id)`: a stream may resume from any id in between. On SQLite the
@@ -57,8 +71,24 @@ pub fn bounds(conn: &mut DbConn) -> QueryResult<(i64, i64)> {
     }
 }
 
+/// The catch-up read of an all-rooms stream: the log walked in id order from the given id,
+/// keeping what the user may see. Through the room and addressee indexes SQLite would gather
+/// every later event of the user's rooms and sort them, for each batch, so that replaying a
+/// long log took time growing with its square; `NOT INDEXED` keeps it to the rowid range, so
+/// each event is read once over a whole replay. PostgreSQL walks its primary key likewise.
+/// Binds: the id to read after, the user (twice), the batch size.
+const SQLITE_VISIBLE_AFTER: &str = "SELECT id, room_id, kind, payload, target_user_id, created_at, message_id \
+     FROM chat_events NOT INDEXED \
+     WHERE id > ? AND (room_id IN (SELECT room_id FROM chat_room_members WHERE user_id = ?) \
+     OR target_user_id = ?) ORDER BY id LIMIT ?";
+const PG_VISIBLE_AFTER: &str = "SELECT id, room_id, kind, payload, target_user_id, created_at, message_id \
+     FROM chat_events \
+     WHERE id > $1 AND (room_id IN (SELECT room_id FROM chat_room_members WHERE user_id = $2) \
+     OR target_user_id = $3) ORDER BY id LIMIT $4";
+
 /// The events after `after_id` that `user_id` may see: those of the rooms they are a
 /// member of (or of `room_id` alone), and those addressed to them (their own removal).
+/// Each batch is one range scan: of the log's own order, or of the room's events.
 pub fn visible_after(
     conn: &mut DbConn,
     user_id: UserId,
@@ -66,19 +96,55 @@ pub fn visible_after(
     after_id: i64,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
-    let my_rooms =
-        chat_room_members::table.filter(chat_room_members::user_id.eq(user_id)).select(chat_room_members::room_id);
-    let mut query = chat_events::table
-        .filter(chat_events::id.gt(after_id))
-        .filter(chat_events::room_id.eq_any(my_rooms).or(chat_events::target_user_id.eq(user_id)))
-        .order(chat_events::id.asc())
-        .limit(limit)
-        .select(EventRow::as_select())
-        .into_boxed();
+    use diesel::sql_types::BigInt;
     if let Some(room_id) = room_id {
-        query = query.filter(chat_events::room_id.eq(room_id));
+        return chat_events::table
+            .filter(chat_events::room_id.eq(room_id))
+            .filter(chat_events::id.gt(after_id))
+            .order(chat_events::id.asc())
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(conn);
     }
-    query.load(conn)
+    let sql = match conn {
+        DbConn::Sqlite(_) => SQLITE_VISIBLE_AFTER,
+        DbConn::Pg(_) => PG_VISIBLE_AFTER,
+    };
+    diesel::sql_query(sql)
+        .bind::<BigInt, _>(after_id)
+        .bind::<BigInt, _>(user_id)
+        .bind::<BigInt, _>(user_id)
+        .bind::<BigInt, _>(limit)
+        .load(conn)
+}
+
+/// How the database plans an all-rooms catch-up batch (`EXPLAIN`), one line per step: for
+/// the test that keeps it a range scan, and for operators who wonder.
+pub fn plan_of_visible_after(conn: &mut DbConn, user_id: UserId) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct SqliteStep {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        detail: String,
+    }
+    #[derive(QueryableByName)]
+    struct PgStep {
+        #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+        line: String,
+    }
+    let user = user_id.to_string();
+    match conn {
+        DbConn::Sqlite(c) => {
+            let sql = SQLITE_VISIBLE_AFTER.replacen('?', "0", 1).replacen('?', &user, 2).replacen('?', "500", 1);
+            let steps: Vec<SqliteStep> = diesel::sql_query(format!("EXPLAIN QUERY PLAN {sql}")).load(c)?;
+            Ok(steps.into_iter().map(|s| s.detail).collect::<Vec<_>>().join("\n"))
+        }
+        DbConn::Pg(c) => {
+            let sql =
+                PG_VISIBLE_AFTER.replace("$1", "0").replace("$2", &user).replace("$3", &user).replace("$4", "500");
+            let steps: Vec<PgStep> = diesel::sql_query(format!("EXPLAIN {sql}")).load(c)?;
+            Ok(steps.into_iter().map(|s| s.line).collect::<Vec<_>>().join("\n"))
+        }
+    }
 }
 
 /// Removes events older than `before_micros`; streams resuming from before them get
@@ -138,7 +204,14 @@ mod tests {
         assert_eq!(prune(&mut conn, 1_000).unwrap(), 2, "all of them are old");
         assert_eq!(bounds(&mut conn).unwrap(), (4, 4), "the newest id outlives its event");
         // The next event continues the ids, although the log is empty.
-        let id = insert(&mut conn, RoomId(1), EventKind::NewMessage, "{}", None).unwrap();
+        let event = NewEvent {
+            room_id: RoomId(1),
+            kind: EventKind::NewMessage,
+            payload: "{}",
+            target_user_id: None,
+            message_id: None,
+        };
+        let id = insert(&mut conn, &event).unwrap();
         assert_eq!(id, 5);
         assert_eq!(bounds(&mut conn).unwrap(), (4, 5));
     }

@@ -28,6 +28,11 @@ pub fn by_ids(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<Vec<MessageRo
     chat_messages::table.filter(chat_messages::id.eq_any(ids)).select(MessageRow::as_select()).load(conn)
 }
 
+/// The messages that reply to this one.
+pub fn replies_to(conn: &mut DbConn, id: MessageId) -> QueryResult<Vec<MessageId>> {
+    chat_messages::table.filter(chat_messages::reply_to_id.eq(id)).select(chat_messages::id).load(conn)
+}
+
 /// Where a page of messages starts and ends.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Cursor {

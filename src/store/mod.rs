@@ -2,13 +2,14 @@
 //! `QueryResult`; `Db` runs them on the blocking pool, never on the async reactor, and
 //! write transactions on the writer thread. Rows only: no JSON shapes, no URLs.
 //!
-//! Error policy: store functions return `QueryResult`; handlers turn them into `ApiError`
-//! (`NotFound` -> 404, unique violation -> 409, pool timeout -> 503, anything else -> 500
+//! Error policy: store functions return `QueryResult`, and a look-up that may find nothing
+//! returns `Option`; the use cases turn them into `ApiError` (`None` -> 404 where the caller
+//! asked for that thing, a unique violation -> 409, pool timeout -> 503, anything else -> 500
 //! logged with its cause); start-up and the CLI use `anyhow`.
 //!
 //! Look-ups by a unique key use `get_result`, not `first`: `first` binds its `LIMIT` as a
-//! parameter, and SQLite (3.53) re-prepares such a statement each time it runs: the
-//! membership check took a fifth of the writer's time per message that way.
+//! parameter, and SQLite re-prepares such a statement each time it runs, on the path of
+//! every message.
 //!
 //! The statements of every message (the membership check, the message and event rows) run
 //! on the backend's own connection: through [`per_backend!`], or a `match` where the

@@ -142,7 +142,7 @@ pub struct NewAttachment<'a> {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = chat_events)]
 pub struct EventRow {
     pub id: i64,
@@ -151,4 +151,18 @@ pub struct EventRow {
     pub payload: String,
     pub target_user_id: Option<UserId>,
     pub created_at: i64,
+    /// The message the event shows: its own, or a room's last message.
+    pub message_id: Option<MessageId>,
+}
+
+/// An event to append to the log.
+#[derive(Debug)]
+pub struct NewEvent<'a> {
+    pub room_id: RoomId,
+    pub kind: EventKind,
+    pub payload: &'a str,
+    /// The user the event concerns beyond the room's members.
+    pub target_user_id: Option<UserId>,
+    /// The message the event shows.
+    pub message_id: Option<MessageId>,
 }

@@ -114,6 +114,7 @@ diesel::table! {
         payload -> Text,
         target_user_id -> Nullable<BigInt>,
         created_at -> BigInt,
+        message_id -> Nullable<BigInt>,
     }
 }
 

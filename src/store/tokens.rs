@@ -36,11 +36,11 @@ pub fn delete_session(conn: &mut DbConn, token_hash: &str) -> QueryResult<()> {
     diesel::delete(sessions::table.filter(sessions::token_hash.eq(token_hash))).execute(conn).map(|_| ())
 }
 
-/// Ends every session of a user, and removes expired sessions of everybody.
-pub fn delete_sessions_of(conn: &mut DbConn, user_id: UserId) -> QueryResult<()> {
-    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id).or(sessions::expires_at.le(now_micros()))))
-        .execute(conn)
-        .map(|_| ())
+/// Ends every session of a user but the one with the hash `keep`, and removes expired
+/// sessions of everybody.
+pub fn delete_sessions_of(conn: &mut DbConn, user_id: UserId, keep: Option<&str>) -> QueryResult<()> {
+    let theirs = sessions::user_id.eq(user_id).and(sessions::token_hash.ne(keep.unwrap_or("")));
+    diesel::delete(sessions::table.filter(theirs.or(sessions::expires_at.le(now_micros())))).execute(conn).map(|_| ())
 }
 
 pub fn create_api_token(conn: &mut DbConn, user_id: UserId, name: &str, token_hash: &str) -> QueryResult<i64> {
@@ -76,13 +76,19 @@ pub fn list_api_tokens(conn: &mut DbConn, user_id: UserId) -> QueryResult<Vec<To
         .load(conn)
 }
 
-/// True when the token existed and belonged to the user.
-pub fn revoke_api_token(conn: &mut DbConn, user_id: UserId, token_id: i64) -> QueryResult<bool> {
+/// Removes the user's token; its hash, or `None` when the user has no such token.
+pub fn revoke_api_token(conn: &mut DbConn, user_id: UserId, token_id: i64) -> QueryResult<Option<String>> {
     diesel::delete(api_tokens::table.filter(api_tokens::id.eq(token_id)).filter(api_tokens::user_id.eq(user_id)))
-        .execute(conn)
-        .map(|n| n > 0)
+        .returning(api_tokens::token_hash)
+        .get_result(conn)
+        .optional()
 }
 
-pub fn delete_api_tokens_of(conn: &mut DbConn, user_id: UserId) -> QueryResult<()> {
-    diesel::delete(api_tokens::table.filter(api_tokens::user_id.eq(user_id))).execute(conn).map(|_| ())
+/// Removes every API token of a user but the one with the hash `keep`.
+pub fn delete_api_tokens_of(conn: &mut DbConn, user_id: UserId, keep: Option<&str>) -> QueryResult<()> {
+    diesel::delete(
+        api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::token_hash.ne(keep.unwrap_or(""))),
+    )
+    .execute(conn)
+    .map(|_| ())
 }

@@ -1,5 +1,6 @@
 //! The one thread that runs write transactions, in batches.
 
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
 
@@ -9,8 +10,9 @@ use super::{DbConn, QueryError};
 /// One write transaction queued for the writer thread.
 pub(super) trait WriteJob: Send {
     /// Runs the transaction: as a savepoint inside the batch's transaction, where a
-    /// failure undoes this job's changes only, or on its own when the batch is this job.
-    fn run(&mut self, conn: &mut DbConn);
+    /// failure undoes this job's changes only, or on its own (`alone`) when the batch is
+    /// this job.
+    fn run(&mut self, conn: &mut DbConn, alone: bool);
     /// True once `run` returned an error (or never ran).
     fn failed(&self) -> bool;
     /// Answers the caller once the batch committed or failed as a whole; only then do
@@ -33,10 +35,10 @@ where
     T: Send + 'static,
     E: From<DbError> + From<QueryError> + Send + 'static,
 {
-    fn run(&mut self, conn: &mut DbConn) {
+    fn run(&mut self, conn: &mut DbConn, alone: bool) {
         let _entered = self.span.enter();
         if let Some(f) = self.f.take() {
-            self.result = Some(conn.transaction(f));
+            self.result = Some(if alone { write_transaction(conn, f) } else { conn.transaction(f) });
         }
     }
 
@@ -122,7 +124,7 @@ pub(super) fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mps
 /// without a savepoint; should it panic, the connection is dropped, which rolls it back.
 fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
     if let [job] = batch {
-        return match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn))) {
+        return match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn, true))) {
             Ok(()) => Batch::Committed,
             Err(_) => {
                 tracing::error!("a write panicked and was rolled back");
@@ -130,9 +132,9 @@ fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
             }
         };
     }
-    let outcome = conn.transaction(|conn| {
+    let outcome = write_transaction(conn, |conn| {
         for job in batch.iter_mut() {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn))).is_err() {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn, false))).is_err() {
                 return Err(QueryError::RollbackTransaction);
             }
         }
@@ -144,6 +146,33 @@ fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
             tracing::error!(%error, jobs = batch.len(), "a batch of writes was rolled back");
             Batch::RolledBack
         }
+    }
+}
+
+/// Runs `f` in a transaction that holds the write lock from its start. On SQLite that is
+/// `BEGIN IMMEDIATE`: a transaction begun by a read (the membership check) and upgraded to a
+/// write later fails at once with "database is locked" when another process (the command
+/// line) committed in between, whatever the busy timeout; one that takes the lock first
+/// waits for it instead. PostgreSQL locks rows as it goes.
+fn write_transaction<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+    E: From<QueryError>,
+{
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(_) => return conn.transaction(f),
+    }
+    type Manager = <DbConn as Connection>::TransactionManager;
+    match f(conn) {
+        Ok(value) => {
+            Manager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => match Manager::rollback_transaction(conn) {
+            Ok(()) | Err(QueryError::BrokenTransactionManager) => Err(error),
+            Err(rollback) => Err(rollback.into()),
+        },
     }
 }
 

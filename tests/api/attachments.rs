@@ -7,6 +7,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::Value;
 
 use crate::helpers::*;
+use crate::sse::SseReader;
 
 fn png(width: u32, height: u32) -> Vec<u8> {
     let image = RgbaImage::from_fn(width, height, |x, y| image::Rgba([(x % 256) as u8, (y % 256) as u8, 128, 200]));
@@ -85,11 +86,7 @@ async fn upload(user: &TestUser, room: i64, content: &str, files: Vec<(Vec<u8>, 
 }
 
 async fn upload_ok(user: &TestUser, room: i64, files: Vec<(Vec<u8>, &str)>) -> Value {
-    let r = upload(user, room, "", files).await;
-    let status = r.status();
-    let text = r.text().await.unwrap();
-    assert_eq!(status, StatusCode::CREATED, "body: {text}");
-    serde_json::from_str(&text).unwrap()
+    expect_status(upload(user, room, "", files).await, StatusCode::CREATED).await
 }
 
 /// Every file under `dir`, recursively.
@@ -192,7 +189,7 @@ async fn files_round_trip_with_safe_headers() {
 
     // The room's file list, newest first, and the message as everyone sees it.
     let list: Vec<Value> = alice.get_json(&format!("/rooms/{room}/attachments")).await.as_array().unwrap().clone();
-    let ids: Vec<i64> = list.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = list.iter().map(|a| int(a, "id")).collect();
     let mut sorted = ids.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     assert_eq!(ids, sorted);
@@ -205,7 +202,7 @@ async fn files_round_trip_with_safe_headers() {
     // Files live under chat/{room}/{message}/ with generated names.
     let stored = files_under(&uploads_dir(&app).join("chat"));
     assert_eq!(stored.len(), 4, "three files and a thumbnail: {stored:?}");
-    let message_id = message["id"].as_i64().unwrap();
+    let message_id = int(&message, "id");
     let folder = uploads_dir(&app).join("chat").join(room.to_string()).join(message_id.to_string());
     assert!(stored.iter().all(|p| p.starts_with(&folder)));
     assert!(stored.iter().all(|p| !p.to_string_lossy().contains("report")));
@@ -261,7 +258,7 @@ async fn jpeg_gets_a_bounded_thumbnail_and_loses_its_exif() {
 
     // A PDF has no thumbnail.
     let pdf = upload_ok(&app.admin, room, vec![(b"%PDF-1.7\n%%EOF\n".to_vec(), "a.pdf")]).await;
-    let id = pdf["attachments"][0]["id"].as_i64().unwrap();
+    let id = int(&pdf["attachments"][0], "id");
     assert_error(app.admin.get(&format!("/attachments/{id}/thumbnail")).await, StatusCode::NOT_FOUND, "not_found")
         .await;
 }
@@ -355,7 +352,7 @@ async fn types_must_be_allowed_and_match_the_extension() {
     let mut broken = png(8, 8);
     broken.truncate(40);
     let r = upload(&app.admin, room, "", vec![(broken, "broken.png")]).await;
-    assert!(r.status().is_client_error(), "{}", r.status());
+    assert_error(r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type").await;
     assert!(files_under(&uploads_dir(&app)).is_empty());
     assert!(messages_in(&app.admin, room).await.is_empty());
     // Office documents, zip and csv are welcome.
@@ -400,12 +397,27 @@ async fn hostile_file_names_stay_inside_the_uploads_folder() {
     assert!(cd.contains("filename*=UTF-8''Zo%C3%A9%20r%C3%A9sum%C3%A9.pdf"), "{cd}");
 }
 
+/// The peak resident memory of a process, from `/proc/PID/status`.
+fn peak_memory_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc/PID/status is readable");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmHWM in {status}"))
+}
+
 #[tokio::test]
 async fn decompression_bomb_is_refused_quickly() {
-    let app = spawn_app().await;
-    let room = app.admin.create_room("group", "Bombs", &[]).await;
+    // The server in a process of its own, so that its memory is its own.
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, _database) = test_database(dir.path());
+    let mut server = ServerProcess::start(dir.path(), &database_url, Some(ADMIN_PASSWORD), &[]);
+    server.drain_log();
+    let admin = login(&server.address, "admin", ADMIN_PASSWORD).await;
+    let room = admin.create_room("group", "Bombs", &[]).await;
     let started = std::time::Instant::now();
-    let r = upload(&app.admin, room, "", vec![(png_bomb(), "bomb.png")]).await;
+    let r = upload(&admin, room, "", vec![(png_bomb(), "bomb.png")]).await;
     let status = r.status();
     assert!(
         status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -413,20 +425,13 @@ async fn decompression_bomb_is_refused_quickly() {
         r.text().await.unwrap()
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    // The server runs in this process: its peak memory stays far below the 14 GB the
-    // header asks for.
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        let peak_kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0);
-        assert!(peak_kib < 1024 * 1024, "peak memory {peak_kib} KiB");
-    }
-    let health = app.admin.client.get(format!("{}/healthz", app.address)).send().await.unwrap();
+    // Its peak memory stays far below the 14 GB the header asks for.
+    let peak_kib = peak_memory_kib(server.child.id());
+    assert!(peak_kib < 512 * 1024, "peak memory {peak_kib} KiB");
+    let health = admin.client.get(format!("{}/healthz", server.address)).send().await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
-    assert!(files_under(&uploads_dir(&app)).is_empty());
-    assert!(messages_in(&app.admin, room).await.is_empty());
+    assert!(files_under(&dir.path().join("uploads").join("chat")).is_empty());
+    assert!(messages_in(&admin, room).await.is_empty());
 }
 
 #[tokio::test]
@@ -437,7 +442,7 @@ async fn only_members_who_may_read_see_the_files() {
     let room = app.admin.create_room("group", "Private", &[&alice]).await;
     let message = upload_ok(&alice, room, vec![(png(10, 10), "secret.png")]).await;
     let attachment = &message["attachments"][0];
-    let id = attachment["id"].as_i64().unwrap();
+    let id = int(attachment, "id");
     for path in
         [format!("/attachments/{id}"), format!("/attachments/{id}/thumbnail"), format!("/rooms/{room}/attachments")]
     {
@@ -446,14 +451,19 @@ async fn only_members_who_may_read_see_the_files() {
     assert_error(eve.get("/attachments/999999").await, StatusCode::NOT_FOUND, "not_found").await;
     // Nor may a stranger post files into the room.
     let r = upload(&eve, room, "hi", vec![(b"x".to_vec(), "x.txt")]).await;
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(files_under(&uploads_dir(&app).join("chat")).len(), 2);
     assert!(files_under(&uploads_dir(&app).join("tmp")).is_empty());
 
     // Deleting the message hides its files.
     assert_eq!(download(&app.admin, attachment["url"].as_str().unwrap()).await.status(), StatusCode::OK);
-    let mid = message["id"].as_i64().unwrap();
-    assert_eq!(alice.delete(&format!("/messages/{mid}")).await.status(), StatusCode::NO_CONTENT);
+    let mid = int(&message, "id");
+    expect_status(alice.delete(&format!("/messages/{mid}")).await, StatusCode::NO_CONTENT).await;
+    // The message keeps its place, without its text or files.
+    let gone = messages_in(&alice, room).await.into_iter().find(|m| m["id"] == mid).expect("the deleted message");
+    assert_eq!((&gone["is_deleted"], &gone["content"]), (&Value::Bool(true), &Value::from("")));
+    assert_eq!(gone["attachments"], serde_json::json!([]), "{gone}");
+    assert_eq!(gone["message_type"], "file");
     assert_error(alice.get(&format!("/attachments/{id}")).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(alice.get(&format!("/attachments/{id}/thumbnail")).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(alice.get_json(&format!("/rooms/{room}/attachments")).await, serde_json::json!([]));
@@ -462,32 +472,57 @@ async fn only_members_who_may_read_see_the_files() {
 
 #[tokio::test]
 async fn the_gc_command_removes_orphans_and_keeps_live_files() {
-    if using_postgres() {
-        eprintln!("skipped on PostgreSQL: the CLI test shares the SQLite file");
-        return;
-    }
     let app = spawn_app().await;
     let room = app.admin.create_room("group", "Files", &[]).await;
-    upload_ok(&app.admin, room, vec![(png(10, 10), "keep.png")]).await;
+    let kept = upload_ok(&app.admin, room, vec![(png(10, 10), "keep.png")]).await;
+    // A deleted message's files, left behind as by a crash between the commit and the clean-up.
+    let deleted = upload_ok(&app.admin, room, vec![(b"bye".to_vec(), "bye.txt")]).await;
+    let deleted_dir = uploads_dir(&app).join("chat").join(room.to_string()).join(int(&deleted, "id").to_string());
+    let copy = tempfile::tempdir().unwrap();
+    copy_dir(&deleted_dir, copy.path());
+    expect_status(app.admin.delete(&format!("/messages/{}", deleted["id"])).await, StatusCode::NO_CONTENT).await;
+    assert!(!deleted_dir.exists());
+    copy_dir(copy.path(), &deleted_dir);
     let stray = uploads_dir(&app).join("chat").join(room.to_string()).join("999999");
     std::fs::create_dir_all(&stray).unwrap();
     std::fs::write(stray.join("orphan.bin"), b"orphan").unwrap();
     // Older than the grace period that protects uploads being committed.
-    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
-    for path in [stray.join("orphan.bin"), stray.clone()] {
-        std::fs::File::open(&path).unwrap().set_modified(long_ago).unwrap();
-    }
+    backdate(&deleted_dir);
+    backdate(&stray);
     let live_before = files_under(&uploads_dir(&app).join("chat")).len();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_causerie"))
-        .args(["uploads", "gc", "--database"])
-        .arg(format!("sqlite://{}", app.dir.path().join("test.db").display()))
-        .arg("--uploads")
-        .arg(uploads_dir(&app))
-        .output()
-        .unwrap();
+    let uploads = uploads_dir(&app);
+    let out = cli(&app.database_url, &["uploads", "gc", "--uploads", &uploads.display().to_string()], "");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(!stray.exists());
-    assert_eq!(files_under(&uploads_dir(&app).join("chat")).len(), live_before - 1);
+    assert!(!deleted_dir.exists());
+    assert_eq!(files_under(&uploads_dir(&app).join("chat")).len(), live_before - 2);
+    let r = download(&app.admin, kept["attachments"][0]["url"].as_str().unwrap()).await;
+    expect_status(r, StatusCode::OK).await;
+}
+
+/// Sets a folder's and its contents' modification time two hours back.
+fn backdate(dir: &Path) {
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().is_dir() {
+            backdate(&entry.path());
+        } else {
+            std::fs::File::open(entry.path()).unwrap().set_modified(long_ago).unwrap();
+        }
+    }
+    std::fs::File::open(dir).unwrap().set_modified(long_ago).unwrap();
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
 
 #[tokio::test]
@@ -508,7 +543,7 @@ async fn form_fields_are_validated() {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
     // A reply must be in the same room.
     let other = app.admin.create_room("group", "Other", &[]).await;
-    let elsewhere = app.admin.send(other, "elsewhere").await["id"].as_i64().unwrap();
+    let elsewhere = int(&app.admin.send(other, "elsewhere").await, "id");
     let form = Form::new()
         .text("room_id", room.to_string())
         .text("reply_to_id", elsewhere.to_string())
@@ -517,21 +552,18 @@ async fn form_fields_are_validated() {
     assert!(files_under(&uploads_dir(&app)).is_empty());
 
     // Text and a reply along with a file; a text-only form is a plain message.
-    let first = app.admin.send(room, "first").await["id"].as_i64().unwrap();
+    let first = int(&app.admin.send(room, "first").await, "id");
     let form = Form::new()
         .text("room_id", room.to_string())
         .text("content", "  see attached  ")
         .text("reply_to_id", first.to_string())
         .part("files", file_part(b"x".to_vec(), "x.md"));
-    let r = send(form).await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let message: Value = r.json().await.unwrap();
+    let message = expect_status(send(form).await.unwrap(), StatusCode::CREATED).await;
     assert_eq!(message["content"], "see attached");
     assert_eq!(message["reply_to_id"], first);
     assert_eq!(message["attachments"][0]["file_type"], "text/markdown; charset=utf-8");
     let r = send(Form::new().text("room_id", room.to_string()).text("content", "just text")).await.unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let message: Value = r.json().await.unwrap();
+    let message = expect_status(r, StatusCode::CREATED).await;
     assert_eq!(message["message_type"], "text");
     assert_eq!(message["attachments"], serde_json::json!([]));
 
@@ -552,27 +584,12 @@ async fn form_fields_are_validated() {
 async fn new_message_event_carries_the_attachments() {
     let app = spawn_app().await;
     let room = app.admin.create_room("group", "Events", &[]).await;
-    let mut stream =
-        app.admin.client.get(app.admin.url(&format!("/stream?room_id={room}"))).send().await.unwrap().bytes_stream();
+    let r = app.admin.get(&format!("/stream?room_id={room}")).await;
+    let mut stream = SseReader::over(expect_head(r, StatusCode::OK).await);
     let message = upload_ok(&app.admin, room, vec![(jpeg(20, 20), "pic.jpg")]).await;
     assert_eq!(message["message_type"], "file");
     assert_eq!(message["attachments"].as_array().unwrap().len(), 1);
-
-    use futures_util::StreamExt;
-    let mut seen = String::new();
-    let found = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-        while let Some(Ok(chunk)) = stream.next().await {
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-            if let Some(line) = seen.lines().find(|l| l.starts_with("data: ") && l.contains("pic.jpg")) {
-                return Some(serde_json::from_str::<Value>(&line["data: ".len()..]).unwrap());
-            }
-        }
-        None
-    })
-    .await
-    .ok()
-    .flatten()
-    .expect("a new_message event with the attachment");
-    assert_eq!(found["attachments"], message["attachments"]);
-    assert_eq!(found["message_type"], "file");
+    let found = stream.collect(1, "new_message").await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].data, message);
 }

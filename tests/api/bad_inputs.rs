@@ -9,7 +9,7 @@ use crate::helpers::*;
 async fn malformed_requests_get_contract_errors() {
     let app = spawn_app().await;
     let room = app.admin.create_room("group", "Target", &[]).await;
-    let msg = app.admin.send(room, "hello").await["id"].as_i64().unwrap();
+    let msg = int(&app.admin.send(room, "hello").await, "id");
     let big = format!("{{\"room_id\": {room}, \"content\": \"{}\"}}", "x".repeat(400 * 1024));
     let cases: Vec<(Method, String, Option<String>, StatusCode, &str)> = vec![
         (Method::POST, "/messages".into(), Some("{not json".into()), StatusCode::BAD_REQUEST, "invalid_input"),

@@ -2,15 +2,21 @@
 //! (SQLite, or PostgreSQL when CAUSERIE_TEST_POSTGRES_URL is set).
 
 mod helpers;
+mod sse;
 
 mod attachments;
 mod auth;
 mod bad_inputs;
 mod bounds;
+mod budget;
+mod catch_up;
 mod members;
 mod messages;
 mod ops;
 mod permissions;
+mod replay;
+mod revocation;
 mod rooms;
 mod stream;
 mod stream_paths;
+mod writes;

@@ -1,5 +1,5 @@
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::*;
 
@@ -21,8 +21,7 @@ async fn adding_changing_and_removing_members() {
     let bob = app.user("bob").await;
     let room = app.admin.create_room("group", "Team", &[&alice]).await;
     let r = app.admin.post(&format!("/rooms/{room}/members"), &json!({"user_id": bob.id, "role": "moderator"})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let member: Value = r.json().await.unwrap();
+    let member = expect_status(r, StatusCode::CREATED).await;
     assert_eq!(member["role"], "moderator");
     assert_eq!(member["username"], "bob");
     assert_eq!(member["is_muted"], false);
@@ -34,10 +33,10 @@ async fn adding_changing_and_removing_members() {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
 
     let r = app.admin.patch(&format!("/rooms/{room}/members/{}", alice.id), &json!({"role": "moderator"})).await;
-    assert_eq!(r.json::<Value>().await.unwrap()["role"], "moderator");
+    assert_eq!(expect_status(r, StatusCode::OK).await["role"], "moderator");
     // Members mute for themselves only.
     let r = alice.patch(&format!("/rooms/{room}/members/{}", alice.id), &json!({"is_muted": true})).await;
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(r, StatusCode::OK).await;
     let rooms = alice.get_json("/rooms").await;
     assert_eq!(rooms[0]["is_muted"], true);
     let r = alice.patch(&format!("/rooms/{room}/members/{}", bob.id), &json!({"is_muted": true})).await;
@@ -48,10 +47,10 @@ async fn adding_changing_and_removing_members() {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
 
     let r = app.admin.delete(&format!("/rooms/{room}/members/{}", bob.id)).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_status(r, StatusCode::NO_CONTENT).await;
     assert_error(bob.get(&format!("/rooms/{room}")).await, StatusCode::NOT_FOUND, "not_found").await;
     let r = alice.delete(&format!("/rooms/{room}/members/{}", alice.id)).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_status(r, StatusCode::NO_CONTENT).await;
     let texts = system_texts(&app.admin, room).await;
     assert_eq!(
         texts,

@@ -23,46 +23,56 @@ async fn send_and_read_back() {
     assert_eq!(page["messages"][0], sent);
 }
 
+fn ids_of(page: &Value) -> Vec<i64> {
+    page["messages"].as_array().expect("messages").iter().map(|m| int(m, "id")).collect()
+}
+
 #[tokio::test]
 async fn pagination_walks_every_message_exactly_once() {
     let app = spawn_app().await;
     let room = app.admin.create_room("group", "Busy", &[]).await;
     let mut sent = Vec::new();
     for i in 0..230 {
-        sent.push(app.admin.send(room, &format!("message {i}")).await["id"].as_i64().unwrap());
+        sent.push(int(&app.admin.send(room, &format!("message {i}")).await, "id"));
     }
-    // Backwards from the newest, in pages of 50 (the default).
+    // Backwards from the newest, in pages of exactly 50 (the default) but the last.
     let mut seen = Vec::new();
+    let mut sizes = Vec::new();
     let mut path = format!("/rooms/{room}/messages");
     loop {
         let page = app.admin.get_json(&path).await;
-        let ids: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+        let ids = ids_of(&page);
         assert!(ids.windows(2).all(|w| w[0] < w[1]), "ascending within a page");
-        assert!(ids.len() <= 50);
+        sizes.push(ids.len());
         seen.splice(0..0, ids.iter().copied());
         if page["has_more"] == false {
             break;
         }
         path = format!("/rooms/{room}/messages?before={}", ids[0]);
     }
+    assert_eq!(sizes, [50, 50, 50, 50, 30]);
     assert_eq!(seen, sent);
-    // Forwards from the start, 100 at most per page.
+    // Forwards from the start: a limit above 100 gives pages of exactly 100.
     let mut forward: Vec<i64> = Vec::new();
+    let mut sizes = Vec::new();
     let mut after = 0;
     loop {
         let page = app.admin.get_json(&format!("/rooms/{room}/messages?after={after}&limit=1000")).await;
-        let ids: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
-        assert!(ids.len() <= 100);
+        let ids = ids_of(&page);
+        sizes.push(ids.len());
         forward.extend(&ids);
         if page["has_more"] == false {
             break;
         }
         after = *ids.last().unwrap();
     }
+    assert_eq!(sizes, [100, 100, 30]);
     assert_eq!(forward, sent);
     assert_eq!(forward.iter().collect::<HashSet<_>>().len(), 230);
+    assert_eq!(ids_of(&app.admin.get_json(&format!("/rooms/{room}/messages?limit=100")).await), sent[130..]);
+    assert_eq!(ids_of(&app.admin.get_json(&format!("/rooms/{room}/messages?limit=101")).await), sent[130..]);
     let page = app.admin.get_json(&format!("/rooms/{room}/messages?limit=5&before={}", sent[10])).await;
-    let ids: Vec<i64> = page["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    let ids = ids_of(&page);
     assert_eq!(ids, sent[5..10]);
     assert_eq!(page["has_more"], true);
 }
@@ -73,22 +83,30 @@ async fn replies_edits_and_deletes() {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let room = app.admin.create_room("group", "Team", &[&alice, &bob]).await;
-    let long = "x".repeat(300);
+    // 100 characters, then more: the excerpt is the first 100 (characters, not bytes) and "…".
+    let long = format!("{}{}", "é".repeat(99), "z tail that is cut off");
     let original = alice.send(room, &long).await;
     let r = bob.post("/messages", &json!({"room_id": room, "content": "agreed", "reply_to_id": original["id"]})).await;
-    let reply: Value = r.json().await.unwrap();
+    let reply = expect_status(r, StatusCode::CREATED).await;
     assert_eq!(reply["reply_to_id"], original["id"]);
-    assert_eq!(reply["reply_to"]["sender_name"], "Alice");
-    assert!(reply["reply_to"]["excerpt"].as_str().unwrap().chars().count() <= 101);
+    let quote = json!({"id": original["id"], "sender_name": "Alice", "excerpt": format!("{}z…", "é".repeat(99))});
+    assert_eq!(reply["reply_to"], quote);
+    let short = alice.send(room, "short and whole").await;
+    let r = bob.post("/messages", &json!({"room_id": room, "content": "ok", "reply_to_id": short["id"]})).await;
+    let whole = expect_status(r, StatusCode::CREATED).await;
+    assert_eq!(whole["reply_to"], json!({"id": short["id"], "sender_name": "Alice", "excerpt": "short and whole"}));
+    // The page shows the same quotes.
+    let page = alice.get_json(&format!("/rooms/{room}/messages")).await;
+    assert_eq!(page["messages"][1], reply);
     let other = app.admin.create_room("group", "Other", &[&bob]).await;
     let r = bob.post("/messages", &json!({"room_id": other, "content": "x", "reply_to_id": original["id"]})).await;
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_input").await;
 
-    let id = original["id"].as_i64().unwrap();
+    let id = int(&original, "id");
     let r = bob.patch(&format!("/messages/{id}"), &json!({"content": "hijack"})).await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = alice.patch(&format!("/messages/{id}"), &json!({"content": " fixed "})).await;
-    let edited: Value = r.json().await.unwrap();
+    let edited = expect_status(r, StatusCode::OK).await;
     assert_eq!(edited["content"], "fixed");
     assert_eq!(edited["is_edited"], true);
     assert!(edited["edited_at"].is_string());
@@ -96,8 +114,8 @@ async fn replies_edits_and_deletes() {
     // Bob is a plain member: he cannot delete Alice's message; the room admin can.
     let r = bob.delete(&format!("/messages/{id}")).await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
-    assert_eq!(app.admin.delete(&format!("/messages/{id}")).await.status(), StatusCode::NO_CONTENT);
-    assert_eq!(app.admin.delete(&format!("/messages/{id}")).await.status(), StatusCode::NO_CONTENT);
+    expect_status(app.admin.delete(&format!("/messages/{id}")).await, StatusCode::NO_CONTENT).await;
+    expect_status(app.admin.delete(&format!("/messages/{id}")).await, StatusCode::NO_CONTENT).await;
     let page = bob.get_json(&format!("/rooms/{room}/messages")).await;
     let gone = &page["messages"][0];
     assert_eq!(gone["id"], id);
@@ -108,8 +126,11 @@ async fn replies_edits_and_deletes() {
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
     // Moderators delete others' messages too.
     let mine = bob.send(room, "moderate me").await;
-    app.admin.patch(&format!("/rooms/{room}/members/{}", alice.id), &json!({"role": "moderator"})).await;
-    assert_eq!(alice.delete(&format!("/messages/{}", mine["id"])).await.status(), StatusCode::NO_CONTENT);
+    let r = alice.delete(&format!("/messages/{}", mine["id"])).await;
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = app.admin.patch(&format!("/rooms/{room}/members/{}", alice.id), &json!({"role": "moderator"})).await;
+    expect_status(r, StatusCode::OK).await;
+    expect_status(alice.delete(&format!("/messages/{}", mine["id"])).await, StatusCode::NO_CONTENT).await;
 }
 
 #[tokio::test]
@@ -120,18 +141,21 @@ async fn unread_counts_and_receipts_follow_read_marks() {
     let room = app.admin.create_room("group", "Team", &[&alice, &bob]).await;
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(app.admin.send(room, &format!("m{i}")).await["id"].as_i64().unwrap());
+        ids.push(int(&app.admin.send(room, &format!("m{i}")).await, "id"));
     }
-    let unread = |u: TestUser| async move { u.get_json("/rooms").await[0]["unread_count"].as_i64().unwrap() };
+    let unread = |u: TestUser| async move { int(&u.get_json("/rooms").await[0], "unread_count") };
     assert_eq!(unread(alice.clone()).await, 5);
     assert_eq!(unread(app.admin.clone()).await, 0, "own messages are never unread");
-    let r = alice.post(&format!("/rooms/{room}/read"), &json!({"message_id": ids[2]})).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let mark = |u: &TestUser, id: i64| {
+        let (u, path) = (u.clone(), format!("/rooms/{room}/read"));
+        async move { expect_status(u.post(&path, &json!({"message_id": id})).await, StatusCode::NO_CONTENT).await }
+    };
+    mark(&alice, ids[2]).await;
     assert_eq!(unread(alice.clone()).await, 2);
     // An older mark changes nothing.
-    alice.post(&format!("/rooms/{room}/read"), &json!({"message_id": ids[0]})).await;
+    mark(&alice, ids[0]).await;
     assert_eq!(unread(alice.clone()).await, 2);
-    bob.post(&format!("/rooms/{room}/read"), &json!({"message_id": ids[4]})).await;
+    mark(&bob, ids[4]).await;
     let seen = app.admin.get_json(&format!("/messages/{}/reads", ids[1])).await;
     let names: Vec<&str> = seen.as_array().unwrap().iter().map(|r| r["display_name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Alice", "Bob"]);
@@ -151,13 +175,42 @@ async fn unread_counts_and_receipts_follow_read_marks() {
 #[tokio::test]
 async fn messages_are_rate_limited_per_user() {
     let app = spawn_app_with(|s| s.rate_limit_per_minute = 3).await;
-    let room = app.admin.create_room("group", "Team", &[]).await;
+    let alice = app.user("alice").await;
+    let room = app.admin.create_room("group", "Team", &[&alice]).await;
     for i in 0..3 {
         app.admin.send(room, &format!("{i}")).await;
     }
     let r = app.admin.post("/messages", &json!({"room_id": room, "content": "one too many"})).await;
-    assert!(r.headers().get("retry-after").is_some());
+    // Three a minute: one comes back every 20 s.
+    assert_retry_after(&r, 1..=20);
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Other users have their own allowance.
+    for i in 0..3 {
+        alice.send(room, &format!("alice {i}")).await;
+    }
+    let r = alice.post("/messages", &json!({"room_id": room, "content": "one too many"})).await;
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     let page = app.admin.get_json(&format!("/rooms/{room}/messages")).await;
-    assert_eq!(page["messages"].as_array().unwrap().len(), 3, "nothing written");
+    let texts: Vec<&str> =
+        page["messages"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["0", "1", "2", "alice 0", "alice 1", "alice 2"], "nothing refused was written");
+}
+
+#[tokio::test]
+async fn typing_notices_are_rate_limited_per_user() {
+    let app = spawn_app_with(|s| s.typing_per_minute = 2).await;
+    let alice = app.user("alice").await;
+    let room = app.admin.create_room("group", "Typing", &[&alice]).await;
+    let typing = format!("/rooms/{room}/typing");
+    for user in [&app.admin, &alice] {
+        for _ in 0..2 {
+            expect_status(user.post(&typing, &json!({})).await, StatusCode::NO_CONTENT).await;
+        }
+        let r = user.post(&typing, &json!({})).await;
+        // Two a minute: one comes back every 30 s.
+        assert_retry_after(&r, 1..=30);
+        assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    }
+    // Typing has its own limit: sending is not affected.
+    app.admin.send(room, "still allowed").await;
 }

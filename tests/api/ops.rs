@@ -8,10 +8,10 @@ async fn health_readiness_and_metrics() {
     let app = spawn_app().await;
     let c = reqwest::Client::new();
     let r = c.get(format!("{}/healthz", app.address)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(r, StatusCode::OK).await;
     let r = c.get(format!("{}/readyz", app.address)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    app.admin.get("/rooms").await;
+    expect_status(r, StatusCode::OK).await;
+    expect_status(app.admin.get("/rooms").await, StatusCode::OK).await;
     let text = c.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
     assert!(
         text.contains("causerie_http_requests_total{method=\"GET\",route=\"/chat/api/rooms\",status=\"200\"}"),
@@ -19,7 +19,82 @@ async fn health_readiness_and_metrics() {
     );
     assert!(text.contains("causerie_http_request_duration_seconds_bucket"));
     assert!(text.contains("causerie_db_pool_connections"));
-    assert!(text.contains("causerie_sse_subscribers 0"));
+    assert_eq!(metric(&text, "causerie_sse_subscribers"), 0);
+}
+
+/// An address of this machine that is not loopback: the one it would reach the world from.
+fn outside_address() -> std::net::IpAddr {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    // Connecting a UDP socket sends nothing; it picks the route and so the local address.
+    socket.connect("203.0.113.1:9").expect("this test needs a network address that is not loopback");
+    let ip = socket.local_addr().unwrap().ip();
+    assert!(!ip.is_loopback() && !ip.is_unspecified(), "{ip}");
+    ip
+}
+
+#[tokio::test]
+async fn metrics_can_be_kept_to_loopback() {
+    let app = spawn_app_with(|s| {
+        s.bind = "0.0.0.0:0".into();
+        s.metrics_loopback_only = true;
+    })
+    .await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let outside = format!("http://{}:{port}", outside_address());
+    let c = reqwest::Client::new();
+    // The server answers from outside, but not with its metrics.
+    expect_status(c.get(format!("{outside}/healthz")).send().await.unwrap(), StatusCode::OK).await;
+    let r = c.get(format!("{outside}/metrics")).send().await.unwrap();
+    assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
+    let text = expect_status(c.get(format!("{}/metrics", app.address)).send().await.unwrap(), StatusCode::OK).await;
+    assert!(text.as_str().is_some_and(|t| t.contains("causerie_http_connections ")), "{text}");
+    // Without the setting, metrics are served to any address.
+    let open = spawn_app_with(|s| s.bind = "0.0.0.0:0".into()).await;
+    let port = open.address.rsplit(':').next().unwrap().to_owned();
+    let r = c.get(format!("http://{}:{port}/metrics", outside_address())).send().await.unwrap();
+    expect_status(r, StatusCode::OK).await;
+}
+
+/// Runs one statement on the test's database, from outside the server.
+fn execute(database_url: &str, sql: &str) {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    match database_url.strip_prefix("sqlite://") {
+        Some(path) => {
+            let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+            conn.batch_execute(&format!("PRAGMA busy_timeout = 10000; {sql}")).unwrap();
+        }
+        None => diesel::PgConnection::establish(database_url).unwrap().batch_execute(sql).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn readiness_fails_without_the_latest_migration_or_the_database() {
+    let app = spawn_app().await;
+    let ready = || async { reqwest::get(format!("{}/readyz", app.address)).await.unwrap() };
+    expect_status(ready().await, StatusCode::OK).await;
+    // The newest migration not applied (as with a database restored from an older backup).
+    let table = "__diesel_schema_migrations";
+    let latest = format!("(SELECT MAX(version) FROM {table} WHERE version NOT LIKE 'x%')");
+    execute(&app.database_url, &format!("UPDATE {table} SET version = 'x' || version WHERE version = {latest}"));
+    let r = ready().await;
+    assert_eq!(expect_status(r, StatusCode::SERVICE_UNAVAILABLE).await["status"], "unavailable");
+    assert_eq!(
+        expect_status(reqwest::get(format!("{}/healthz", app.address)).await.unwrap(), StatusCode::OK).await["status"],
+        "ok"
+    );
+    execute(&app.database_url, &format!("UPDATE {table} SET version = substr(version, 2) WHERE version LIKE 'x%'"));
+    expect_status(ready().await, StatusCode::OK).await;
+    // A PostgreSQL database that is gone. (An SQLite file cannot go while the server holds
+    // it open.)
+    if app.database_url.starts_with("postgres") {
+        let name = app.database_url.rsplit('/').next().unwrap();
+        let admin_url = std::env::var("CAUSERIE_TEST_POSTGRES_URL").unwrap();
+        execute(&admin_url, &format!("DROP DATABASE {name} WITH (FORCE)"));
+        let r = ready().await;
+        assert_eq!(expect_status(r, StatusCode::SERVICE_UNAVAILABLE).await["status"], "unavailable");
+        expect_status(reqwest::get(format!("{}/healthz", app.address)).await.unwrap(), StatusCode::OK).await;
+    }
 }
 
 #[tokio::test]
@@ -27,9 +102,9 @@ async fn metrics_can_require_a_token() {
     let app = spawn_app_with(|s| s.metrics_token = Some("s3cret".into())).await;
     let c = reqwest::Client::new();
     let r = c.get(format!("{}/metrics", app.address)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    expect_status(r, StatusCode::UNAUTHORIZED).await;
     let r = c.get(format!("{}/metrics", app.address)).bearer_auth("s3cret").send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    expect_status(r, StatusCode::OK).await;
 }
 
 #[tokio::test]
@@ -136,7 +211,7 @@ async fn the_web_client_is_built_in() {
     let app = spawn_app().await;
     let c = reqwest::Client::new();
     let r = c.get(format!("{}/", app.address)).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let r = expect_head(r, StatusCode::OK).await;
     assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let etag = r.headers()["etag"].clone();
     assert!(r.text().await.unwrap().contains("<html"));
@@ -201,8 +276,7 @@ async fn metrics_count_open_connections_streams_included() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        streams.push(r);
+        streams.push(expect_head(r, StatusCode::OK).await);
     }
     let with_streams = read().await;
     assert!(with_streams >= 4, "3 streams and this request: {with_streams}");

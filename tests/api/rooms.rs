@@ -9,17 +9,15 @@ async fn direct_rooms_are_one_per_pair() {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let room: Value = r.json().await.unwrap();
+    let room = expect_status(r, StatusCode::CREATED).await;
     assert_eq!(room["name"], "Bob", "named after the other member");
     assert_eq!(room["room_type"], "direct");
     assert_eq!(room["member_count"], 2);
     let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap()["id"], room["id"]);
+    let body = expect_status(r, StatusCode::OK).await;
+    assert_eq!(body["id"], room["id"]);
     let r = bob.post("/rooms", &json!({"room_type": "direct", "member_ids": [alice.id]})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    let seen_by_bob: Value = r.json().await.unwrap();
+    let seen_by_bob = expect_status(r, StatusCode::OK).await;
     assert_eq!(seen_by_bob["id"], room["id"]);
     assert_eq!(seen_by_bob["name"], "Alice");
     for bad in [
@@ -41,8 +39,7 @@ async fn groups_channels_and_joining() {
     let bob = app.user("bob").await;
     let r =
         app.admin.post("/rooms", &json!({"room_type": "group", "name": "  Team  ", "member_ids": [alice.id]})).await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let group: Value = r.json().await.unwrap();
+    let group = expect_status(r, StatusCode::CREATED).await;
     assert_eq!(group["name"], "Team");
     assert_eq!(group["my_role"], "admin");
     assert_eq!(group["unread_count"], 0);
@@ -53,8 +50,7 @@ async fn groups_channels_and_joining() {
         let mut body = json!({"room_type": "group", "name": "Solo"});
         body.as_object_mut().unwrap().extend(members.as_object().unwrap().clone());
         let r = app.admin.post("/rooms", &body).await;
-        assert_eq!(r.status(), StatusCode::CREATED, "{body}");
-        let solo: Value = r.json().await.unwrap();
+        let solo = expect_status(r, StatusCode::CREATED).await;
         assert_eq!(solo["member_count"], 1, "{body}");
     }
     let channel = app.admin.create_room("channel", "Announcements", &[]).await;
@@ -69,8 +65,8 @@ async fn groups_channels_and_joining() {
     assert_eq!(open[0]["unread_count"], 0);
     assert_eq!(open[0]["last_message"]["content"], "welcome");
     let r = bob.post(&format!("/rooms/{channel}/join"), &json!({})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap()["my_role"], "member");
+    let body = expect_status(r, StatusCode::OK).await;
+    assert_eq!(body["my_role"], "member");
     assert!(bob.get_json("/channels").await.as_array().unwrap().is_empty());
     let r = bob.post(&format!("/rooms/{}/join", group["id"]), &json!({})).await;
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
@@ -99,7 +95,7 @@ async fn rooms_are_listed_by_latest_activity() {
     let c = app.admin.create_room("group", "C", &[&alice]).await;
     app.admin.send(a, "news in A").await;
     let list = alice.get_json("/rooms").await;
-    let ids: Vec<i64> = list.as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect();
+    let ids: Vec<i64> = list.as_array().unwrap().iter().map(|r| int(r, "id")).collect();
     assert_eq!(ids, [a, c, b]);
     assert_eq!(list[0]["last_message"]["content"], "news in A");
     assert_eq!(list[0]["unread_count"], 1);
@@ -111,8 +107,8 @@ async fn renaming_a_room() {
     let alice = app.user("alice").await;
     let room = app.admin.create_room("group", "Old", &[&alice]).await;
     let r = app.admin.patch(&format!("/rooms/{room}"), &json!({"name": "New"})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap()["name"], "New");
+    let body = expect_status(r, StatusCode::OK).await;
+    assert_eq!(body["name"], "New");
     let r = alice.patch(&format!("/rooms/{room}"), &json!({"name": "Mine"})).await;
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     let r = app.admin.patch(&format!("/rooms/{room}"), &json!({"name": ""})).await;
@@ -128,17 +124,16 @@ async fn a_direct_room_keeps_its_name_and_tells_who_came_back() {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
-    let room = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let room = int(&expect_status(r, StatusCode::CREATED).await, "id");
     let r = bob.delete(&format!("/rooms/{room}/members/{}", bob.id)).await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    expect_status(r, StatusCode::NO_CONTENT).await;
     let seen = alice.get_json(&format!("/rooms/{room}")).await;
     assert_eq!(seen["name"], "Bob", "still named after the other party");
     assert_eq!(seen["member_count"], 1);
     let listed = alice.get_json("/rooms").await;
     assert_eq!(listed[0]["name"], "Bob");
     let r = bob.post("/rooms", &json!({"room_type": "direct", "member_ids": [alice.id]})).await;
-    assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(r.json::<Value>().await.unwrap()["name"], "Alice");
+    assert_eq!(expect_status(r, StatusCode::OK).await["name"], "Alice");
     let page = alice.get_json(&format!("/rooms/{room}/messages")).await;
     let notices: Vec<&str> = page["messages"]
         .as_array()

@@ -89,8 +89,28 @@ mod tests {
     fn reads_own_process() {
         let pid = std::process::id();
         assert!(rss_kib(pid).unwrap() > 0);
-        assert!(cpu_seconds(pid).unwrap() >= 0.0);
-        assert!(self_cpu_seconds() >= 0.0);
         assert!(raise_open_file_limit().unwrap() > 0);
+    }
+
+    #[test]
+    fn cpu_time_grows_with_work_and_both_readings_agree() {
+        let pid = std::process::id();
+        let (proc_before, self_before) = (cpu_seconds(pid).unwrap(), self_cpu_seconds());
+        // Work until both readings have moved past where they started (/proc counts in
+        // clock ticks, so a little work may not show).
+        let mut x = 0u64;
+        let mut rounds = 0;
+        while cpu_seconds(pid).unwrap() <= proc_before || self_cpu_seconds() <= self_before {
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            rounds += 1;
+            assert!(rounds < 10_000, "CPU time did not grow: {proc_before} s, {self_before} s");
+        }
+        // The same process measured two ways, one right after the other.
+        let (by_proc, by_rusage) = (cpu_seconds(pid).unwrap(), self_cpu_seconds());
+        let tick = 1.0 / clock_ticks_per_second();
+        assert!((by_proc - by_rusage).abs() <= 0.1 + 2.0 * tick, "/proc says {by_proc} s, getrusage {by_rusage} s");
+        assert!(cpu_seconds(u32::MAX).is_err(), "no such process");
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use causerie::broker::hub::RoomReceiver;
-use causerie::broker::{sse, Event, Hub, Notice};
+use causerie::broker::{sse, Event, Hub, Notice, StreamLimits};
 use causerie::chat::messages::{self, Draft};
 use causerie::chat::{Actor, Chat};
 use causerie::config::Settings;
@@ -58,7 +58,7 @@ fn bench_publish(c: &mut Criterion) {
     let payload = typical_payload();
     let mut group = c.benchmark_group("hub_publish_and_drain");
     for subscribers in [1_000usize, 10_000] {
-        let hub = Hub::new(1024);
+        let hub = Hub::new(1024, StreamLimits::NONE);
         let mut receivers: Vec<(i64, RoomReceiver)> = (0..subscribers).flat_map(|_| hub.subscribe(&[ROOM])).collect();
         let mut next_id = 0i64;
         group.throughput(Throughput::Elements(subscribers as u64));

@@ -183,10 +183,16 @@ async fn admin_command(command: Command, settings: &Settings) -> anyhow::Result<
             println!("{token}");
         }
         Command::Uploads(UploadsCommand::Gc) => {
+            use crate::uploads::gc;
+            let cutoff = gc::cutoff();
             let stored = attachments::stored_files(&chat).await.map_err(fail)?;
             let uploads_dir = settings.uploads_dir.clone();
+            let plan = tokio::task::spawn_blocking(move || gc::plan(&uploads_dir, &stored, cutoff)).await??;
+            // Read again: a message committed during the walk keeps its files.
+            let stored_now = attachments::stored_files(&chat).await.map_err(fail)?;
+            let uploads_dir = settings.uploads_dir.clone();
             let report =
-                tokio::task::spawn_blocking(move || crate::uploads::gc::sweep(&uploads_dir, &stored)).await??;
+                tokio::task::spawn_blocking(move || gc::carry_out(&uploads_dir, plan, &stored_now, cutoff)).await??;
             eprintln!("removed {} files and {} folders", report.files_removed, report.folders_removed);
         }
     }

@@ -56,10 +56,19 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Largest decoded image, in pixels (width x height).
     pub max_image_pixels: u64,
+    /// Memory that image decoding and resizing may use at once, all uploads together, in
+    /// MiB. Each image reserves what its header says it will need; uploads wait their turn
+    /// for a while, then get 503.
+    pub image_memory_mib: u64,
     pub sse_ping_seconds: u64,
     pub sse_retry_ms: u64,
     /// Events buffered per room channel before a slow stream catches up from the database.
     pub channel_capacity: usize,
+    /// Event streams one user may have open at once; the next one gets 429.
+    pub streams_per_user: usize,
+    /// Event streams open at once on the server; the next one gets 503 (0 = derived from
+    /// the open-file limit, leaving descriptors for other requests).
+    pub max_streams: usize,
     /// How long events are kept for resuming streams.
     pub event_retention_hours: u64,
     /// `human` or `json`.
@@ -103,9 +112,12 @@ impl Default for Settings {
             max_files_per_message: 10,
             max_upload_bytes: 100 * 1024 * 1024,
             max_image_pixels: 50_000_000,
+            image_memory_mib: 512,
             sse_ping_seconds: 15,
             sse_retry_ms: 3000,
             channel_capacity: 1024,
+            streams_per_user: 32,
+            max_streams: 0,
             event_retention_hours: 24 * 7,
             log_format: "human".into(),
             log_level: "info".into(),
@@ -196,6 +208,8 @@ impl Settings {
             ("max_files_per_message", self.max_files_per_message as u64),
             ("max_upload_bytes", self.max_upload_bytes),
             ("max_image_pixels", self.max_image_pixels),
+            ("image_memory_mib", self.image_memory_mib),
+            ("streams_per_user", self.streams_per_user as u64),
             ("sse_ping_seconds", self.sse_ping_seconds),
             ("channel_capacity", self.channel_capacity as u64),
             ("event_retention_hours", self.event_retention_hours),
@@ -232,6 +246,38 @@ impl Settings {
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs(self.sse_ping_seconds)
     }
+
+    /// How many streams may be open at once: `max_streams`, or, when it is 0, the open-file
+    /// limit less what other requests, the database and the listener need.
+    pub fn stream_limit(&self) -> usize {
+        if self.max_streams > 0 {
+            return self.max_streams;
+        }
+        streams_for_open_files(open_file_limit())
+    }
+}
+
+/// Descriptors kept for everything but streams: API requests, database connections, files
+/// being uploaded or served, the listener.
+const RESERVED_DESCRIPTORS: u64 = 256;
+
+/// Streams that fit a process allowed `limit` open files: all but the reserve, and never
+/// more than half of a small limit.
+fn streams_for_open_files(limit: u64) -> usize {
+    let streams = limit.saturating_sub(RESERVED_DESCRIPTORS).max(limit / 2).max(1);
+    usize::try_from(streams).unwrap_or(usize::MAX)
+}
+
+/// The soft `RLIMIT_NOFILE` of this process (1024, the usual default, when it cannot be read).
+fn open_file_limit() -> u64 {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit writes the struct we own and reads nothing else.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    if read != 0 {
+        return 1024;
+    }
+    // Unlimited reads as the largest value, which `streams_for_open_files` takes as it is.
+    limit.rlim_cur
 }
 
 /// Where a setting can be given: its variable, and its flag where it has one.
@@ -309,6 +355,17 @@ mod tests {
             assert!(error.contains("line 1"), "{error}");
             Ok(())
         });
+    }
+
+    #[test]
+    fn the_stream_limit_leaves_descriptors_for_other_requests() {
+        assert_eq!(streams_for_open_files(1024), 768);
+        assert_eq!(streams_for_open_files(65_536), 65_280);
+        assert_eq!(streams_for_open_files(128), 64);
+        assert_eq!(streams_for_open_files(0), 1);
+        let s = Settings { max_streams: 10, ..Settings::default() };
+        assert_eq!(s.stream_limit(), 10);
+        assert!(Settings::default().stream_limit() >= 1);
     }
 
     #[test]

@@ -35,8 +35,18 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("too many requests; retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("the service is busy; try again")]
-    Unavailable(#[source] anyhow::Error),
+    /// One caller holds as many of something as one caller may (open streams): 429.
+    #[error("{message}")]
+    TooMany { message: String, retry_after_secs: u64 },
+    /// The server has no room for the request now (database connections, image memory,
+    /// open streams): 503, with `Retry-After`.
+    #[error("{message}")]
+    Unavailable {
+        message: String,
+        retry_after_secs: u64,
+        #[source]
+        cause: Option<anyhow::Error>,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -54,6 +64,21 @@ impl ApiError {
         Self::Internal(error.into())
     }
 
+    /// 503: no room for the request now; the client may retry after `retry_after_secs`.
+    pub fn unavailable(message: impl Into<String>, retry_after_secs: u64) -> Self {
+        Self::Unavailable { message: message.into(), retry_after_secs, cause: None }
+    }
+
+    /// When the client may try again, for the `Retry-After` header.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs }
+            | Self::TooMany { retry_after_secs, .. }
+            | Self::Unavailable { retry_after_secs, .. } => Some(*retry_after_secs),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::InvalidInput(_) => "invalid_input",
@@ -63,8 +88,8 @@ impl ApiError {
             Self::Conflict(_) => "conflict",
             Self::TooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::Unavailable(_) => "unavailable",
+            Self::RateLimited { .. } | Self::TooMany { .. } => "rate_limited",
+            Self::Unavailable { .. } => "unavailable",
             Self::Internal(_) => "internal",
         }
     }
@@ -93,21 +118,23 @@ impl ResponseError for ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } | Self::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if matches!(self, Self::Internal(_) | Self::Unavailable(_)) {
-            tracing::error!(error = ?self, "request failed");
+        match self {
+            Self::Internal(_) | Self::Unavailable { cause: Some(_), .. } => {
+                tracing::error!(error = ?self, "request failed");
+            }
+            Self::Unavailable { cause: None, .. } => tracing::warn!(error = ?self, "request refused"),
+            _ => {}
         }
         let mut response = json_error(self.status_code(), self.code(), &self.to_string());
-        if let Self::RateLimited { retry_after_secs } = self {
-            if let Ok(value) = header::HeaderValue::from_str(&retry_after_secs.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+        if let Some(seconds) = self.retry_after() {
+            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(seconds));
         }
         response
     }
@@ -133,7 +160,11 @@ impl From<DieselError> for ApiError {
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
-            DbError::Pool(_) | DbError::NoConnection => Self::Unavailable(error.into()),
+            DbError::Pool(_) | DbError::NoConnection => Self::Unavailable {
+                message: "the service is busy; try again".into(),
+                retry_after_secs: 1,
+                cause: Some(error.into()),
+            },
             DbError::Task => Self::Internal(error.into()),
         }
     }

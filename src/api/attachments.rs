@@ -68,22 +68,7 @@ pub async fn send_with_files(
     // Refuse strangers before spending any work on their images.
     attachments::may_send(&chat, &user, room_id, reply_to_id).await?;
 
-    let max_pixels = settings.max_image_pixels;
-    let mut upload = Upload { files: form.files, written };
-    let upload = web::block(move || {
-        for file in upload.files.iter_mut().filter(|f| f.kind.is_image()) {
-            let prepared = uploads::prepare_image(&file.path, file.kind, max_pixels, &mut upload.written)?;
-            if let Some(replacement) = prepared.replacement {
-                let _ = std::fs::remove_file(&file.path);
-                file.path = replacement;
-            }
-            file.thumbnail = Some(prepared.thumbnail);
-        }
-        Ok::<_, ApiError>(upload)
-    })
-    .await
-    .map_err(ApiError::internal)??;
-
+    let upload = attachments::prepare_images(&chat, Upload { files: form.files, written }).await?;
     let message = attachments::send(&chat, user, FileDraft { room_id, content, reply_to_id, upload }).await?;
     Ok(created(&message))
 }

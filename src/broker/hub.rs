@@ -118,6 +118,8 @@ struct Inner {
     streams: HashMap<i64, Vec<StreamEntry>>,
     /// The id of the last stored event published: what an ephemeral event follows.
     last_published: i64,
+    /// Streams registered, all users together.
+    open: usize,
 }
 
 /// Counters for `/metrics`.
@@ -131,9 +133,34 @@ pub struct HubStats {
     pub dropped_slow: AtomicU64,
 }
 
+/// How many streams may be open at once.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    pub per_user: usize,
+    pub total: usize,
+}
+
+impl StreamLimits {
+    pub fn of(settings: &crate::config::Settings) -> Self {
+        Self { per_user: settings.streams_per_user, total: settings.stream_limit() }
+    }
+
+    pub const NONE: Self = Self { per_user: usize::MAX, total: usize::MAX };
+}
+
+/// Why a stream was not registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Full {
+    /// The user has `per_user` streams open.
+    User(usize),
+    /// The server has `total` streams open.
+    Server(usize),
+}
+
 pub struct Hub {
     inner: Mutex<Inner>,
     capacity: usize,
+    limits: StreamLimits,
     next_id: AtomicU64,
     /// Set once the server shuts down: streams registered later are closed at once.
     shut_down: AtomicBool,
@@ -150,10 +177,11 @@ pub struct Registration {
 }
 
 impl Hub {
-    pub fn new(capacity: usize) -> Arc<Self> {
+    pub fn new(capacity: usize, limits: StreamLimits) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
+            limits,
             next_id: AtomicU64::new(1),
             shut_down: AtomicBool::new(false),
             stats: HubStats::default(),
@@ -225,18 +253,36 @@ impl Hub {
     }
 
     /// Registers a stream before its rooms are read from the database, so that membership
-    /// changes committed in between reach it through the control channel.
-    pub fn register(self: &Arc<Self>, user_id: i64, scope: Scope, credential: u64) -> (Registration, ControlReceiver) {
+    /// changes committed in between reach it through the control channel. Refused when the
+    /// user, or the server, has as many streams open as the limits allow; counted under the
+    /// lock, so that streams opening at once cannot pass a limit together.
+    pub fn register(
+        self: &Arc<Self>,
+        user_id: i64,
+        scope: Scope,
+        credential: u64,
+    ) -> Result<(Registration, ControlReceiver), Full> {
         let control = Arc::new(ControlQueue::default());
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut inner = self.lock();
+        if inner.open >= self.limits.total {
+            return Err(Full::Server(self.limits.total));
+        }
+        let mine = inner.streams.entry(user_id).or_default();
+        if mine.len() >= self.limits.per_user {
+            if mine.is_empty() {
+                inner.streams.remove(&user_id);
+            }
+            return Err(Full::User(self.limits.per_user));
+        }
         if self.shut_down.load(Ordering::SeqCst) {
             control.send(Control::Close);
         }
-        inner.streams.entry(user_id).or_default().push(StreamEntry { id, scope, credential, control: control.clone() });
+        mine.push(StreamEntry { id, scope, credential, control: control.clone() });
+        inner.open += 1;
         drop(inner);
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
-        (Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control))
+        Ok((Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control)))
     }
 
     /// Subscribes to the rooms' channels, creating those that do not exist yet.
@@ -330,6 +376,7 @@ impl Drop for Registration {
                 inner.streams.remove(&self.user_id);
             }
         }
+        inner.open = inner.open.saturating_sub(1);
         self.hub.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -344,8 +391,8 @@ mod tests {
 
     #[tokio::test]
     async fn events_reach_subscribed_rooms_only() {
-        let hub = Hub::new(16);
-        let (_reg, _ctl) = hub.register(1, Scope::AllRooms, 0);
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let (_reg, _ctl) = hub.register(1, Scope::AllRooms, 0).unwrap();
         let mut rx = hub.subscribe(&[10]);
         hub.publish(vec![event(1, 10), event(2, 11), event(3, 10)]);
         let (_, rx10) = &mut rx[0];
@@ -359,8 +406,8 @@ mod tests {
 
     #[tokio::test]
     async fn joining_subscribes_before_the_next_event() {
-        let hub = Hub::new(16);
-        let (reg, mut ctl) = hub.register(1, Scope::AllRooms, 0);
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let (reg, mut ctl) = hub.register(1, Scope::AllRooms, 0).unwrap();
         hub.publish(vec![Notice::Joined { room_id: 5, user_id: 1 }, event(9, 5)]);
         let Control::Add(5, mut rx) = ctl.recv().await else { panic!("no Add") };
         assert_eq!(rx.recv().await.unwrap().id, 9);
@@ -372,12 +419,26 @@ mod tests {
         assert_eq!(hub.subscriber_count(), 0);
     }
 
+    #[test]
+    fn streams_are_counted_per_user_and_in_all() {
+        let hub = Hub::new(16, StreamLimits { per_user: 2, total: 3 });
+        let a1 = hub.register(1, Scope::AllRooms, 0).unwrap();
+        let _a2 = hub.register(1, Scope::Room(5), 0).unwrap();
+        assert_eq!(hub.register(1, Scope::AllRooms, 0).err(), Some(Full::User(2)));
+        let _b1 = hub.register(2, Scope::AllRooms, 0).unwrap();
+        assert_eq!(hub.register(3, Scope::AllRooms, 0).err(), Some(Full::Server(3)));
+        assert_eq!(hub.lock().streams.len(), 2, "a refused user leaves no entry");
+        drop(a1);
+        let _a3 = hub.register(1, Scope::AllRooms, 0).unwrap();
+        assert_eq!(hub.subscriber_count(), 3);
+    }
+
     #[tokio::test]
     async fn a_signed_out_credential_ends_its_own_streams_only() {
-        let hub = Hub::new(16);
-        let (_a, mut first) = hub.register(1, Scope::AllRooms, 7);
-        let (_b, mut second) = hub.register(1, Scope::AllRooms, 8);
-        let (_c, mut other_user) = hub.register(2, Scope::AllRooms, 7);
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let (_a, mut first) = hub.register(1, Scope::AllRooms, 7).unwrap();
+        let (_b, mut second) = hub.register(1, Scope::AllRooms, 8).unwrap();
+        let (_c, mut other_user) = hub.register(2, Scope::AllRooms, 7).unwrap();
         hub.publish(vec![Notice::CredentialEnds { user_id: 1, credential: 7 }]);
         assert!(matches!(first.try_recv(), Some(Control::Close)));
         assert!(second.try_recv().is_none() && other_user.try_recv().is_none());
@@ -390,8 +451,8 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_waiting_stream_wakes_for_each_control_message_in_order() {
-        let hub = Hub::new(16);
-        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms, 0);
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let (_reg, mut ctl) = hub.register(1, Scope::AllRooms, 0).unwrap();
         let waiting = tokio::spawn(async move {
             let mut rooms = Vec::new();
             for _ in 0..4 {

@@ -12,7 +12,7 @@ pub mod subscriber;
 use bytes::Bytes;
 use serde::Serialize;
 
-pub use hub::{Hub, Scope};
+pub use hub::{Full, Hub, Scope, StreamLimits};
 pub use subscriber::{CatchUp, CatchUpBatch, Subscriber};
 
 /// One event as it travels to subscribers. `id == 0` marks an ephemeral event (typing),

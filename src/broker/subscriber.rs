@@ -342,7 +342,7 @@ mod tests {
 
     /// An all-rooms stream of user 1 over `rooms`, new (not resuming); catching up fails.
     fn all_rooms_stream(hub: &Arc<Hub>, rooms: &[i64], opening: &'static [u8]) -> Subscriber {
-        let (registration, control) = hub.register(1, Scope::AllRooms, 0);
+        let (registration, control) = hub.register(1, Scope::AllRooms, 0).unwrap();
         let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
         let rooms = hub.subscribe(rooms);
         Subscriber::new(hub.clone(), registration, control, rooms, catch_up, Bytes::from_static(opening), None)
@@ -354,7 +354,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_ephemeral_event_keeps_its_place_among_events_that_wait_together() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, crate::broker::StreamLimits::NONE);
         let mut subscriber = all_rooms_stream(&hub, &[1, 2], b"retry: 3000\n\n");
         assert_eq!(subscriber.next_chunk().await.unwrap(), "retry: 3000\n\n");
         // All published before the stream wakes: it finds them together.
@@ -374,7 +374,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stream_pings_once_it_was_quiet_for_a_whole_interval() {
-        let hub = Hub::new(16);
+        let hub = Hub::new(16, crate::broker::StreamLimits::NONE);
         let mut subscriber = all_rooms_stream(&hub, &[1], b"retry: 1\n\n");
         let quiet = Duration::from_millis(50);
         let ticks = |n: u8| (0..n).for_each(|_| hub.tick());

@@ -31,6 +31,43 @@ pub async fn may_send(chat: &Chat, user: &Actor, room_id: RoomId, reply_to_id: O
     chat.read(move |conn| check_send(conn, &asker, room_id, reply_to_id)).await
 }
 
+/// Checks, re-encodes and thumbnails the upload's images, one at a time, each within its
+/// share of the image memory budget (reserved from its header before it is decoded). A
+/// failure drops the upload, and so its files.
+pub async fn prepare_images(chat: &Chat, mut upload: Upload) -> ApiResult<Upload> {
+    let max_pixels = chat.settings.max_image_pixels;
+    for index in 0..upload.files.len() {
+        let file = &upload.files[index];
+        if !file.kind.is_image() {
+            continue;
+        }
+        let (path, kind) = (file.path.clone(), file.kind);
+        let cost = blocking(move || uploads::image_cost_mib(&path, kind, max_pixels)).await?;
+        let reserved = chat.images.reserve(cost).await?;
+        upload = blocking(move || {
+            // Held until the work is done, even when the client has gone meanwhile.
+            let _reserved = reserved;
+            let mut upload = upload;
+            let Upload { files, written } = &mut upload;
+            let file = files.get_mut(index).ok_or_else(|| ApiError::internal(anyhow::anyhow!("no file {index}")))?;
+            let prepared = uploads::prepare_image(&file.path, file.kind, max_pixels, written)?;
+            if let Some(replacement) = prepared.replacement {
+                let _ = std::fs::remove_file(&file.path);
+                file.path = replacement;
+            }
+            file.thumbnail = Some(prepared.thumbnail);
+            Ok(upload)
+        })
+        .await?;
+    }
+    Ok(upload)
+}
+
+/// Runs file and image work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> ApiResult<T> + Send + 'static) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(ApiError::internal)?
+}
+
 /// A message with files to send. `content` may be empty when there are files.
 pub struct FileDraft {
     pub room_id: RoomId,

@@ -23,12 +23,13 @@ use std::time::Duration;
 use crate::auth::budget::ActionBudget;
 use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
-use crate::broker::{Event, Hub, Notice, Outbox};
+use crate::broker::{Event, Hub, Notice, Outbox, StreamLimits};
 use crate::config::Settings;
 use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::store::models::NewEvent;
 use crate::store::{events, Db, DbConn};
+use crate::uploads::ImageBudget;
 
 /// What the use cases work with: the settings, the database, the hub that fans events out,
 /// the rate limits and the signed-in cache.
@@ -42,6 +43,8 @@ pub struct Chat {
     pub actions: Arc<ActionBudget>,
     /// Who is signed in, remembered for a while without asking the database.
     pub auth_cache: Arc<AuthCache>,
+    /// The memory that image work may use at once.
+    pub images: Arc<ImageBudget>,
 }
 
 impl Chat {
@@ -53,7 +56,8 @@ impl Chat {
                 settings.login_attempts_per_minute,
             )),
             actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
-            hub: Hub::new(settings.channel_capacity),
+            hub: Hub::new(settings.channel_capacity, StreamLimits::of(&settings)),
+            images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
             settings,
             db,

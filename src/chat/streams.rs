@@ -8,13 +8,19 @@ use serde::Deserialize;
 
 use super::access::room_and_role;
 use super::{Actor, Chat};
-use crate::broker::{sse, CatchUp, CatchUpBatch, Scope, Subscriber};
+use crate::broker::{sse, CatchUp, CatchUpBatch, Full, Scope, Subscriber};
 use crate::domain::{parse_query, Action, EventKind, RoomId, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{events, rooms, Db};
 
 /// Events read back per catch-up query.
 const CATCH_UP_BATCH: i64 = 500;
+/// A catch-up batch stops taking events once its frames pass this many bytes: a stream
+/// whose client reads nothing holds at most one batch.
+const CATCH_UP_BYTES: usize = 1024 * 1024;
+/// What a client refused for too many streams is told to wait: about the time a closed
+/// stream takes to be noticed.
+const STREAMS_RETRY_AFTER_SECS: u64 = 5;
 
 /// What a stream request asks for: one room or all of mine, and where to resume. The
 /// `Last-Event-ID` header, when there is one, is newer than the query's id (the URL a page
@@ -58,7 +64,7 @@ pub async fn open(chat: &Chat, user: Actor, credential: u64, request: StreamRequ
     let scope = room_id.map_or(Scope::AllRooms, |room| Scope::Room(room.get()));
     let me = user.id;
     // Register first: membership changes from now on reach this stream.
-    let (registration, control) = chat.hub.register(me.get(), scope, credential);
+    let (registration, control) = chat.hub.register(me.get(), scope, credential).map_err(refused)?;
     let (room_ids, (floor, latest)) = chat
         .read(move |conn| {
             let room_ids = match room_id {
@@ -95,6 +101,19 @@ pub async fn open(chat: &Chat, user: Actor, credential: u64, request: StreamRequ
     ))
 }
 
+fn refused(full: Full) -> ApiError {
+    match full {
+        Full::User(limit) => ApiError::TooMany {
+            message: format!("at most {limit} streams may be open at once per user; close one first"),
+            retry_after_secs: STREAMS_RETRY_AFTER_SECS,
+        },
+        Full::Server(_) => ApiError::unavailable(
+            "the server has as many streams open as it can serve; try again",
+            STREAMS_RETRY_AFTER_SECS,
+        ),
+    }
+}
+
 /// Reads what the user may see after an id, from the event log.
 fn catch_up(db: Db, user_id: UserId, room_id: Option<RoomId>) -> CatchUp {
     Arc::new(move |after| {
@@ -107,12 +126,24 @@ fn catch_up(db: Db, user_id: UserId, room_id: Option<RoomId>) -> CatchUp {
                     }
                 }
                 let rows = events::visible_after(conn, user_id, room_id, after, CATCH_UP_BATCH)?;
-                Ok::<_, ApiError>(CatchUpBatch {
+                let mut batch = CatchUpBatch {
+                    frames: Vec::new(),
+                    last_id: None,
                     more: rows.len() as i64 == CATCH_UP_BATCH,
-                    last_id: rows.last().map(|r| r.id),
-                    frames: rows.iter().map(|r| sse::frame(Some(r.id), r.kind.as_str(), &r.payload)).collect(),
                     revoked: false,
-                })
+                };
+                let mut bytes = 0;
+                for row in &rows {
+                    if bytes >= CATCH_UP_BYTES {
+                        batch.more = true;
+                        break;
+                    }
+                    let frame = sse::frame(Some(row.id), row.kind.as_str(), &row.payload);
+                    bytes += frame.len();
+                    batch.frames.push(frame);
+                    batch.last_id = Some(row.id);
+                }
+                Ok::<_, ApiError>(batch)
             })
             .await
             .map_err(|error| tracing::warn!(?error, "stream catch-up failed"))

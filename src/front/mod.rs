@@ -151,11 +151,17 @@ where
     let open = front.metrics.connection_opened();
     // Each phase is boxed and freed when it ends: a task keeps the size of its largest
     // state for its whole life.
-    if let Some(request) = Box::pin(stream::peek_request(&io)).await {
-        if let Some(subscriber) = Box::pin(stream::accept(front, &request)).await {
-            hand_over(io, open, request.opened(), subscriber, front);
-            return;
+    match Box::pin(stream::peek_request(&io)).await {
+        stream::Peeked::Stream(request) => {
+            if let Some(subscriber) = Box::pin(stream::accept(front, &request)).await {
+                hand_over(io, open, request.opened(), subscriber, front);
+                return;
+            }
         }
+        stream::Peeked::Other => {}
+        // Answered here: actix-web would start the client's time again.
+        stream::Peeked::TimedOut => return stream::time_out(io),
+        stream::Peeked::Gone => return,
     }
     // Errors are the connection's own (a reset, a timeout); actix-web has answered what
     // could be answered, a refused stream request included.

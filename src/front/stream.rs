@@ -5,11 +5,13 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actix_web::cookie::Cookie;
 use bytes::Bytes;
+use tokio::io::Interest;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -25,10 +27,9 @@ const MAX_HEAD: usize = 8 * 1024;
 const TYPICAL_HEAD: usize = 1024;
 /// The same bound actix-web gives a client to send its request head.
 const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
-/// A client that takes nothing for this long while its socket buffer is full is gone.
-const WRITE_STALL: Duration = Duration::from_secs(60);
-/// Between two looks at a head that arrived in pieces.
-const PEEK_RETRY: Duration = Duration::from_millis(2);
+/// A client that takes nothing for this long while its socket buffer is full is gone: its
+/// stream ends, and with it what the stream held for it (a catch-up batch, at most).
+const WRITE_STALL: Duration = Duration::from_secs(20);
 /// Headers a stream request may carry; more go to actix-web.
 const MAX_HEADERS: usize = 48;
 
@@ -61,35 +62,123 @@ enum Parsed {
     Other,
 }
 
-/// Peeks at a new connection's first request. `Some` when it is a complete `GET` of the
-/// stream in HTTP/1.1 without a body; the bytes stay in the socket either way.
-pub async fn peek_request(io: &TcpStream) -> Option<StreamRequest> {
+/// What the first look at a connection found.
+pub enum Peeked {
+    /// A complete stream request, still in the socket.
+    Stream(StreamRequest),
+    /// Anything else: actix-web answers it.
+    Other,
+    /// The head did not arrive within `HEAD_TIMEOUT` (see `time_out`).
+    TimedOut,
+    /// The client closed the connection, or it failed.
+    Gone,
+}
+
+/// Peeks at a new connection's first request: `Stream` when it is a complete `GET` of the
+/// stream in HTTP/1.1 without a body; the bytes stay in the socket either way. The client
+/// has `HEAD_TIMEOUT` from the connection's start to send a stream request's head, as
+/// actix-web gives for any other: a head that is not a stream's goes to actix-web as soon
+/// as its first bytes tell, and a stream's that stalls is answered here.
+pub async fn peek_request(io: &TcpStream) -> Peeked {
     let started = Instant::now();
     let deadline = started + HEAD_TIMEOUT;
     // Most connections are told apart by their first bytes, without a buffer for the head.
     let mut start = [0u8; REQUEST_LINE_START.len()];
-    let seen = tokio::time::timeout_at(deadline, io.peek(&mut start)).await.ok()?.ok()?;
-    if seen == 0 || !starts_like_a_stream(&start[..seen]) {
-        return None;
+    let seen = match peek_within(deadline, io, &mut start, 0).await {
+        Ok(seen) => seen,
+        Err(peeked) => return peeked,
+    };
+    if !starts_like_a_stream(&start[..seen]) {
+        return Peeked::Other;
     }
     // Most heads fit the first size; thousands of streams connecting at once should not
     // each hold the largest.
     let mut head = vec![0u8; TYPICAL_HEAD];
+    let mut seen = 0;
     loop {
-        let seen = tokio::time::timeout_at(deadline, io.peek(&mut head)).await.ok()?.ok()?;
-        if seen == 0 || !starts_like_a_stream(&head[..seen]) {
-            return None;
+        seen = match peek_within(deadline, io, &mut head, seen).await {
+            Ok(seen) => seen,
+            Err(peeked) => return peeked,
+        };
+        if !starts_like_a_stream(&head[..seen]) {
+            return Peeked::Other;
         }
         match parse(&head[..seen], started) {
-            Parsed::Stream(request) => return Some(request),
+            Parsed::Stream(request) => return Peeked::Stream(request),
             Parsed::Partial if seen == head.len() && head.len() < MAX_HEAD => head.resize(MAX_HEAD, 0),
-            Parsed::Partial if seen < head.len() && Instant::now() + PEEK_RETRY < deadline => {
-                // The socket stays readable while bytes wait in it: poll, do not spin.
-                tokio::time::sleep(PEEK_RETRY).await;
-            }
-            Parsed::Partial | Parsed::Other => return None,
+            // The rest of the head is on its way.
+            Parsed::Partial if seen < head.len() => {}
+            Parsed::Partial | Parsed::Other => return Peeked::Other,
         }
     }
+}
+
+/// `peek_more` until the deadline.
+async fn peek_within(deadline: Instant, io: &TcpStream, buf: &mut [u8], seen: usize) -> Result<usize, Peeked> {
+    match tokio::time::timeout_at(deadline, peek_more(io, buf, seen)).await {
+        Err(_) => Err(Peeked::TimedOut),
+        Ok(Ok(seen)) => Ok(seen),
+        // A head cut short by the client's end of the connection: actix-web reads what
+        // there is and closes, as it does for any request.
+        Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof && seen > 0 => Err(Peeked::Other),
+        Ok(Err(_)) => Err(Peeked::Gone),
+    }
+}
+
+/// Peeks into `buf` once the socket holds more than the `seen` bytes already looked at (or
+/// fills `buf`), sleeping until then: a peek leaves the socket readable, so readiness alone
+/// cannot tell new bytes from old. A peek that finds no new bytes reports `WouldBlock`
+/// through `try_io`, which clears the readiness it was woken by, and the next wait lasts
+/// until the kernel reports new bytes (a readiness event newer than the one cleared is kept).
+/// `UnexpectedEof` when the client closed its side with no more bytes to come.
+async fn peek_more(io: &TcpStream, buf: &mut [u8], seen: usize) -> io::Result<usize> {
+    loop {
+        let ready = io.ready(Interest::READABLE).await?;
+        let peeked = io.try_io(Interest::READABLE, || {
+            let n = peek_now(io, buf)?;
+            if n > seen || n == buf.len() || n == 0 {
+                Ok(n)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        });
+        match peeked {
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => return Ok(n),
+            // The end of the stream stays ready: no more bytes will come.
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && ready.is_read_closed() => {
+                return Err(io::ErrorKind::UnexpectedEof.into())
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// One non-blocking `recv(MSG_PEEK)`: the bytes waiting in the socket, left there.
+fn peek_now(io: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for writes of its length for the duration of the call, and
+    // the descriptor is the stream's own, open while `io` is borrowed.
+    let n =
+        unsafe { libc::recv(io.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), libc::MSG_PEEK | libc::MSG_DONTWAIT) };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
+}
+
+/// Answers a stream request whose head did not arrive in time as actix-web answers any
+/// other (`408`, then the connection closes). What the client sent is read first, so that
+/// closing does not reset the connection before the answer is read.
+pub fn time_out(io: TcpStream) {
+    let mut scratch = [0u8; 1024];
+    for _ in 0..MAX_HEAD / scratch.len() {
+        match io.try_read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let answer =
+        format!("HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\ndate: {date}\r\n\r\n");
+    let _ = io.try_write(answer.as_bytes());
 }
 
 /// Whether these first bytes of a request may still be `GET /chat/api/stream…`.
@@ -138,7 +227,10 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
             }
         } else if name.eq_ignore_ascii_case("last-event-id") {
             let Ok(text) = std::str::from_utf8(header.value) else { return Parsed::Other };
-            request.last_event_id = Some(text.to_owned());
+            // The first, as actix-web's `headers().get` reads it.
+            if request.last_event_id.is_none() {
+                request.last_event_id = Some(text.to_owned());
+            }
         } else if name.eq_ignore_ascii_case("content-length") {
             if header.value.trim_ascii() != b"0" {
                 return Parsed::Other;
@@ -296,6 +388,9 @@ async fn write_all(io: &TcpStream, slices: &mut [IoSlice<'_>]) -> io::Result<()>
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+    use proptest::test_runner::TestCaseError;
+
     use super::*;
 
     fn parsed(head: &str) -> Option<StreamRequest> {
@@ -329,6 +424,134 @@ mod tests {
             assert!(parsed(other).is_none(), "{other:?}");
         }
         assert!(matches!(parse(b"GET /chat/api/stream HTTP/1.1\r\nHost:", Instant::now()), Parsed::Partial));
+        // The first of two, as actix-web reads it.
+        let two = parsed("GET /chat/api/stream HTTP/1.1\r\nLast-Event-ID: 7\r\nLast-Event-ID: 9\r\n\r\n").unwrap();
+        assert_eq!(two.last_event_id.as_deref(), Some("7"));
+    }
+
+    /// What httparse sees in a head, the oracle for the lean path's reading of it.
+    struct Seen {
+        len: usize,
+        method: String,
+        target: String,
+        version: u8,
+        headers: Vec<(String, Vec<u8>)>,
+    }
+
+    fn httparse_sees(bytes: &[u8]) -> Option<Seen> {
+        let mut headers = [httparse::EMPTY_HEADER; 256];
+        let mut req = httparse::Request::new(&mut headers);
+        let httparse::Status::Complete(len) = req.parse(bytes).ok()? else { return None };
+        Some(Seen {
+            len,
+            method: req.method?.to_owned(),
+            target: req.path?.to_owned(),
+            version: req.version?,
+            headers: req.headers.iter().map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec())).collect(),
+        })
+    }
+
+    /// Checks the lean path's reading of `bytes` against httparse's: a stream request is
+    /// exactly what httparse sees, anything else is left to actix-web.
+    fn agrees_with_httparse(bytes: &[u8]) -> Result<(), TestCaseError> {
+        let Parsed::Stream(request) = parse(bytes, Instant::now()) else { return Ok(()) };
+        let seen = httparse_sees(bytes);
+        prop_assert!(seen.is_some(), "taken as a stream, but httparse finds no complete head");
+        let Some(seen) = seen else { return Ok(()) };
+        prop_assert_eq!(request.head_len, seen.len);
+        prop_assert_eq!(seen.method.as_str(), "GET");
+        prop_assert_eq!(seen.version, 1);
+        let (path, query) = seen.target.split_once('?').unwrap_or((seen.target.as_str(), ""));
+        prop_assert_eq!(path, PATH);
+        prop_assert_eq!(request.query.as_str(), query);
+        let values =
+            |name: &str| -> Vec<&Vec<u8>> { seen.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v).collect() };
+        let authorization = values("authorization");
+        prop_assert!(authorization.len() <= 1, "two Authorization headers taken");
+        prop_assert_eq!(request.authorization.as_ref(), authorization.first().copied());
+        let last_event_id = values("last-event-id").first().map(|v| String::from_utf8_lossy(v).into_owned());
+        prop_assert_eq!(request.last_event_id.clone(), last_event_id);
+        let session = values("cookie")
+            .into_iter()
+            .flat_map(|v| std::str::from_utf8(v).unwrap_or_default().split(';'))
+            .filter_map(|pair| Cookie::parse_encoded(pair.trim()).ok())
+            .find(|c| c.name() == SESSION_COOKIE)
+            .map(|c| c.value().to_owned());
+        prop_assert_eq!(request.session.clone(), session);
+        for (name, value) in &seen.headers {
+            match name.as_str() {
+                "content-length" => prop_assert_eq!(value.trim_ascii(), b"0"),
+                "transfer-encoding" | "upgrade" | "expect" => prop_assert!(false, "{} taken", name),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// A stream request's head from parts that vary: the query, and headers of the kinds the
+    /// lean path reads or refuses, among others.
+    fn stream_heads() -> impl Strategy<Value = Vec<u8>> {
+        let header = prop_oneof![
+            Just("Host: localhost".to_owned()),
+            "[A-Za-z0-9+/=_.-]{0,24}".prop_map(|t| format!("Authorization: Bearer {t}")),
+            "[a-z_]{1,20}=[A-Za-z0-9%]{0,16}( *; *[a-z_]{1,20}=[A-Za-z0-9%]{0,16}){0,3}"
+                .prop_map(|c| format!("Cookie: {c}")),
+            "[A-Za-z0-9%]{0,16}".prop_map(|v| format!("Cookie: causerie_session={v}")),
+            "[0-9 a-z-]{0,12}".prop_map(|v| format!("Last-Event-ID: {v}")),
+            "[0-9 ]{1,4}".prop_map(|v| format!("Content-Length: {v}")),
+            Just("Transfer-Encoding: chunked".to_owned()),
+            Just("Expect: 100-continue".to_owned()),
+            "[A-Za-z-]{1,16}: [ -~]{0,24}".prop_map(|h| h),
+        ];
+        let head =
+            ("(\\?[a-z_=&0-9%.-]{0,24})?", proptest::collection::vec(header, 0..8)).prop_map(|(query, headers)| {
+                let mut head = format!("GET /chat/api/stream{query} HTTP/1.1\r\n");
+                for header in headers {
+                    head.push_str(&header);
+                    head.push_str("\r\n");
+                }
+                head.push_str("\r\n");
+                head.into_bytes()
+            });
+        // Mutations: a byte replaced, inserted or removed, or the head cut short.
+        let mutation = prop_oneof![
+            Just(None),
+            (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((0u8, at, byte))),
+            (any::<prop::sample::Index>(), any::<u8>()).prop_map(|(at, byte)| Some((1u8, at, byte))),
+            any::<prop::sample::Index>().prop_map(|at| Some((2u8, at, 0))),
+            any::<prop::sample::Index>().prop_map(|at| Some((3u8, at, 0))),
+        ];
+        (head, proptest::collection::vec(mutation, 0..3)).prop_map(|(mut head, mutations)| {
+            for (kind, at, byte) in mutations.into_iter().flatten() {
+                let at = at.index(head.len().max(1)).min(head.len());
+                match kind {
+                    0 if at < head.len() => head[at] = byte,
+                    1 => head.insert(at, byte),
+                    2 if at < head.len() => {
+                        head.remove(at);
+                    }
+                    3 => head.truncate(at),
+                    _ => {}
+                }
+            }
+            head
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn any_bytes_are_a_stream_httparse_agrees_with_or_left_to_actix_web(
+            bytes in proptest::collection::vec(any::<u8>(), 0..600)
+        ) {
+            agrees_with_httparse(&bytes)?;
+        }
+
+        #[test]
+        fn stream_heads_and_their_mutations_are_read_as_httparse_reads_them(head in stream_heads()) {
+            agrees_with_httparse(&head)?;
+        }
     }
 
     #[test]

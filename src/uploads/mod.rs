@@ -5,7 +5,10 @@
 //! `tmp/` (uploads in flight), `chat/{room_id}/{message_id}/{stored}` and
 //! `chat/{room_id}/{message_id}/thumbnails/{stored}.jpg`.
 
+mod budget;
 pub mod gc;
+
+pub use budget::ImageBudget;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
@@ -13,9 +16,8 @@ use std::path::{Path, PathBuf};
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::webp::WebPEncoder;
-use image::imageops::FilterType;
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageError, ImageFormat, ImageReader, Limits};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageEncoder, ImageError, ImageFormat, ImageReader, Limits};
 
 use crate::domain::{MessageId, RoomId};
 use crate::error::{ApiError, ApiResult};
@@ -296,33 +298,77 @@ fn max_alloc(max_pixels: u64) -> u64 {
     max_pixels.saturating_mul(4).saturating_add(64 * 1024 * 1024).min(CAP)
 }
 
-/// Decodes an uploaded image under the size limits; the header alone refuses one that is
-/// too large, before any pixel buffer exists.
-fn decode(path: &Path, kind: Kind, max_pixels: u64) -> ApiResult<(DynamicImage, Orientation)> {
+/// Opens an uploaded image's decoder under the size limits; the header alone refuses one
+/// that is too large, before any pixel buffer exists.
+fn open_decoder(path: &Path, kind: Kind, max_pixels: u64) -> ApiResult<impl ImageDecoder> {
     let format = kind.image_format().ok_or_else(|| ApiError::internal(anyhow::anyhow!("{kind:?} is not an image")))?;
     let file = File::open(path).map_err(ApiError::internal)?;
     let mut reader = ImageReader::with_format(BufReader::new(file), format);
     let mut limits = Limits::default();
     limits.max_alloc = Some(max_alloc(max_pixels));
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(|e| image_error(e, kind))?;
+    let decoder = reader.into_decoder().map_err(|e| image_error(e, kind))?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > max_pixels {
         return Err(ApiError::TooLarge(format!(
             "the image is {width}x{height}; at most {max_pixels} pixels are accepted"
         )));
     }
+    Ok(decoder)
+}
+
+const MIB: u64 = 1024 * 1024;
+/// Encoders' buffers, the thumbnail and what the estimate leaves out.
+const IMAGE_SLACK_MIB: u64 = 8;
+
+/// What preparing the image will hold in memory at its peak, in MiB, read from its header
+/// before any pixel is decoded. `prepare_image` goes through three phases, each holding
+/// less than the sum of all: decoding (the frame and the decoder's own buffers), scaling
+/// down (the frame and its copy within `MAX_STORED_SIDE`), then turning and encoding (the
+/// copy, and at most one more of its size).
+pub fn image_cost_mib(path: &Path, kind: Kind, max_pixels: u64) -> ApiResult<u64> {
+    let decoder = open_decoder(path, kind, max_pixels)?;
+    let (width, height) = decoder.dimensions();
+    let bytes_per_pixel = u64::from(decoder.color_type().bytes_per_pixel());
+    let pixels = u64::from(width) * u64::from(height);
+    let frame = pixels * bytes_per_pixel;
+    let decoding = match kind {
+        // A few rows.
+        Kind::Png => 4 * u64::from(width) * bytes_per_pixel,
+        // Progressive and multi-scan JPEGs keep every coefficient (two bytes per sample)
+        // until the last scan.
+        Kind::Jpeg => 2 * frame,
+        // GIF's palette indices and WebP's own planes, at most one frame more.
+        _ => frame,
+    };
+    let (fit_width, fit_height) = fitted(width, height, MAX_STORED_SIDE);
+    let stored = u64::from(fit_width) * u64::from(fit_height) * bytes_per_pixel;
+    let scaling = if fit_width < width || fit_height < height { frame + stored } else { frame };
+    let peak = (frame + decoding).max(scaling).max(2 * stored);
+    Ok(peak.div_ceil(MIB) + IMAGE_SLACK_MIB)
+}
+
+/// The size of an image of `width` x `height` scaled down to fit a square of `side`.
+fn fitted(width: u32, height: u32, side: u32) -> (u32, u32) {
+    if width <= side && height <= side {
+        return (width, height);
+    }
+    let scale = f64::from(side) / f64::from(width.max(height));
+    let shrink = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, side);
+    (shrink(width), shrink(height))
+}
+
+fn decode(path: &Path, kind: Kind, max_pixels: u64) -> ApiResult<(DynamicImage, Orientation)> {
+    let mut decoder = open_decoder(path, kind, max_pixels)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| image_error(e, kind))?;
     Ok((image, orientation))
 }
 
-fn fit(image: DynamicImage, side: u32) -> DynamicImage {
-    if image.width() > side || image.height() > side {
-        image.resize(side, side, FilterType::Triangle)
-    } else {
-        image
-    }
+/// A copy scaled down to fit a square of `side`, or `None` when the image fits already.
+/// Each source pixel counts once towards the pixel it falls in: no intermediate image.
+fn shrunk(image: &DynamicImage, side: u32) -> Option<DynamicImage> {
+    (image.width() > side || image.height() > side).then(|| image.thumbnail(side, side))
 }
 
 /// JPEG has no alpha: transparent areas become white rather than black.
@@ -346,9 +392,22 @@ fn write_with(path: &Path, encode: impl FnOnce(&mut BufWriter<File>) -> ApiResul
     Ok(())
 }
 
+/// Gray and RGB images (every decoded JPEG) are encoded from their own pixels; others
+/// (thumbnails of PNG, GIF and WebP images) through a flattened copy.
 fn write_jpeg(path: &Path, image: &DynamicImage, quality: u8) -> ApiResult<()> {
-    let rgb = flatten(image);
-    write_with(path, |out| JpegEncoder::new_with_quality(out, quality).encode_image(&rgb).map_err(ApiError::internal))
+    let (width, height) = (image.width(), image.height());
+    let encode = |out: &mut BufWriter<File>, pixels: &[u8], color: ColorType| {
+        JpegEncoder::new_with_quality(out, quality)
+            .write_image(pixels, width, height, color.into())
+            .map_err(ApiError::internal)
+    };
+    match image.color() {
+        color @ (ColorType::L8 | ColorType::Rgb8) => write_with(path, |out| encode(out, image.as_bytes(), color)),
+        _ => {
+            let rgb = flatten(image);
+            write_with(path, |out| encode(out, rgb.as_raw(), ColorType::Rgb8))
+        }
+    }
 }
 
 fn write_png(path: &Path, image: &DynamicImage) -> ApiResult<()> {
@@ -356,8 +415,12 @@ fn write_png(path: &Path, image: &DynamicImage) -> ApiResult<()> {
 }
 
 fn write_webp(path: &Path, image: &DynamicImage) -> ApiResult<()> {
-    let rgba = image.to_rgba8();
-    write_with(path, |out| rgba.write_with_encoder(WebPEncoder::new_lossless(out)).map_err(ApiError::internal))
+    write_with(path, |out| match image.color() {
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => {
+            image.write_with_encoder(WebPEncoder::new_lossless(out)).map_err(ApiError::internal)
+        }
+        _ => image.to_rgba8().write_with_encoder(WebPEncoder::new_lossless(out)).map_err(ApiError::internal),
+    })
 }
 
 /// Removes the EXIF and XMP chunks of a WebP file, keeping its pixels (and animation)
@@ -395,17 +458,27 @@ pub fn strip_webp_metadata(data: &[u8]) -> Option<Vec<u8>> {
 
 /// Validates an uploaded image by decoding it under limits, writes its thumbnail, and
 /// rewrites the stored file without metadata (EXIF and its GPS position) and within
-/// `MAX_STORED_SIDE`. Blocking: call it from the blocking pool.
+/// `MAX_STORED_SIDE`. Beside the decoded frame it makes at most one copy of the stored size
+/// at a time (see `image_cost_mib`). Blocking: call it from the blocking pool.
 pub fn prepare_image(path: &Path, kind: Kind, max_pixels: u64, written: &mut Written) -> ApiResult<PreparedImage> {
-    let (image, orientation) = decode(path, kind, max_pixels)?;
+    let (frame, orientation) = decode(path, kind, max_pixels)?;
     let dir = path.parent().ok_or_else(|| ApiError::internal(anyhow::anyhow!("upload without a folder")))?;
-    let mut oriented = image;
-    oriented.apply_orientation(orientation);
-    let oversized = oriented.width() > MAX_STORED_SIDE || oriented.height() > MAX_STORED_SIDE;
+    let oversized = frame.width() > MAX_STORED_SIDE || frame.height() > MAX_STORED_SIDE;
+    // The frame goes as soon as its smaller copy exists.
+    let mut stored = match shrunk(&frame, MAX_STORED_SIDE) {
+        Some(smaller) => {
+            drop(frame);
+            smaller
+        }
+        None => frame,
+    };
+    stored.apply_orientation(orientation);
 
     let thumbnail = dir.join(random_name("jpg"));
     written.file(thumbnail.clone());
-    write_jpeg(&thumbnail, &fit(oriented.clone(), THUMBNAIL_SIDE), 80)?;
+    let small = shrunk(&stored, THUMBNAIL_SIDE);
+    write_jpeg(&thumbnail, small.as_ref().unwrap_or(&stored), 80)?;
+    drop(small);
 
     let rewritten = |written: &mut Written, ext: &str| {
         let path = dir.join(random_name(ext));
@@ -415,12 +488,12 @@ pub fn prepare_image(path: &Path, kind: Kind, max_pixels: u64, written: &mut Wri
     let replacement = match kind {
         Kind::Jpeg => {
             let out = rewritten(written, "jpg");
-            write_jpeg(&out, &fit(oriented, MAX_STORED_SIDE), 90)?;
+            write_jpeg(&out, &stored, 90)?;
             Some(out)
         }
         Kind::Png => {
             let out = rewritten(written, "png");
-            write_png(&out, &fit(oriented, MAX_STORED_SIDE))?;
+            write_png(&out, &stored)?;
             Some(out)
         }
         Kind::Webp => {
@@ -432,7 +505,7 @@ pub fn prepare_image(path: &Path, kind: Kind, max_pixels: u64, written: &mut Wri
             };
             match stripped {
                 Some(bytes) => std::fs::write(&out, bytes).map_err(ApiError::internal)?,
-                None => write_webp(&out, &fit(oriented, MAX_STORED_SIDE))?,
+                None => write_webp(&out, &stored)?,
             }
             Some(out)
         }

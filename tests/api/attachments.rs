@@ -486,6 +486,9 @@ async fn the_gc_command_removes_orphans_and_keeps_live_files() {
     let stray = uploads_dir(&app).join("chat").join(room.to_string()).join("999999");
     std::fs::create_dir_all(&stray).unwrap();
     std::fs::write(stray.join("orphan.bin"), b"orphan").unwrap();
+    // Older than the grace period that protects uploads being committed.
+    backdate(&deleted_dir);
+    backdate(&stray);
     let live_before = files_under(&uploads_dir(&app).join("chat")).len();
     let uploads = uploads_dir(&app);
     let out = cli(&app.database_url, &["uploads", "gc", "--uploads", &uploads.display().to_string()], "");
@@ -495,6 +498,19 @@ async fn the_gc_command_removes_orphans_and_keeps_live_files() {
     assert_eq!(files_under(&uploads_dir(&app).join("chat")).len(), live_before - 2);
     let r = download(&app.admin, kept["attachments"][0]["url"].as_str().unwrap()).await;
     expect_status(r, StatusCode::OK).await;
+}
+
+/// Sets a folder's and its contents' modification time two hours back.
+fn backdate(dir: &Path) {
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 3600);
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.path().is_dir() {
+            backdate(&entry.path());
+        } else {
+            std::fs::File::open(entry.path()).unwrap().set_modified(long_ago).unwrap();
+        }
+    }
+    std::fs::File::open(dir).unwrap().set_modified(long_ago).unwrap();
 }
 
 fn copy_dir(from: &Path, to: &Path) {

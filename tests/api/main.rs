@@ -7,6 +7,7 @@ mod sse;
 mod attachments;
 mod auth;
 mod bad_inputs;
+mod bounds;
 mod budget;
 mod catch_up;
 mod members;

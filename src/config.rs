@@ -105,7 +105,7 @@ impl Default for Settings {
             event_retention_hours: 24 * 7,
             log_format: "human".into(),
             log_level: "info".into(),
-            metrics_loopback_only: false,
+            metrics_loopback_only: true,
             metrics_token: None,
             shutdown_timeout_seconds: 10,
             workers: 0,

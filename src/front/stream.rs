@@ -137,6 +137,10 @@ fn parse(bytes: &[u8], started: Instant) -> Parsed {
                 }
             }
         } else if name.eq_ignore_ascii_case("last-event-id") {
+            // Two of them: actix-web refuses the request.
+            if request.last_event_id.is_some() {
+                return Parsed::Other;
+            }
             let Ok(text) = std::str::from_utf8(header.value) else { return Parsed::Other };
             request.last_event_id = Some(text.to_owned());
         } else if name.eq_ignore_ascii_case("content-length") {
@@ -322,6 +326,7 @@ mod tests {
             "GET /chat/api/stream HTTP/1.1\r\nContent-Length: 5\r\n\r\n",
             "GET /chat/api/stream HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
             "GET /chat/api/stream HTTP/1.1\r\nAuthorization: a\r\nAuthorization: b\r\n\r\n",
+            "GET /chat/api/stream HTTP/1.1\r\nLast-Event-ID: 1\r\nLast-Event-ID: 2\r\n\r\n",
             "GET /chat/api/stream HTTP/1.1\r\nBad Header\r\n\r\n",
         ] {
             assert!(parsed(other).is_none(), "{other:?}");

@@ -177,8 +177,17 @@ fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hourly: drop events past retention (streams resuming from before get `reset`).
+/// Every minute: forget rate-limit keys whose window has passed. Hourly: drop events past
+/// retention (streams resuming from before get `reset`).
 fn spawn_housekeeping(chat: web::Data<Chat>) {
+    let limits = chat.limits.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_stale();
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {

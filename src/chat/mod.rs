@@ -22,6 +22,8 @@ use std::time::Duration;
 
 use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
+use crate::auth::password::Verifier;
+use crate::auth::proxies::TrustedProxies;
 use crate::broker::{Event, Hub, Notice, Outbox};
 use crate::config::Settings;
 use crate::domain::{PassingEvent, RoomEvent};
@@ -38,6 +40,10 @@ pub struct Chat {
     pub limits: Arc<Limits>,
     /// Who is signed in, remembered for a while without asking the database.
     pub auth_cache: Arc<AuthCache>,
+    /// Checks login passwords, a bounded number at a time, off the database's connections.
+    pub verifier: Arc<Verifier>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Chat {
@@ -47,7 +53,10 @@ impl Chat {
                 settings.rate_limit_per_minute,
                 settings.typing_per_minute,
                 settings.login_attempts_per_minute,
+                settings.login_attempts_per_address_per_minute,
             )),
+            verifier: Arc::new(Verifier::per_core()),
+            trusted_proxies: settings.trusted_proxy_list(),
             hub: Hub::new(settings.channel_capacity),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
             settings,

@@ -6,6 +6,7 @@ mod helpers;
 mod attachments;
 mod auth;
 mod bad_inputs;
+mod hardening;
 mod members;
 mod messages;
 mod ops;

@@ -329,6 +329,9 @@ mod tests {
         let s = Settings::default();
         assert!(s.validate().is_ok());
         assert_eq!(s.default_permission_list().len(), 4);
+        // Strangers read no metrics and no proxy is believed unless the operator says so.
+        assert!(s.metrics_loopback_only);
+        assert_eq!(s.trusted_proxy_list(), TrustedProxies::default());
     }
 
     #[test]

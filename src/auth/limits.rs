@@ -140,6 +140,11 @@ impl Limits {
         self.account_failures.allowed(&(ip, username.to_owned()))
     }
 
+    /// Refuses a login attempt while its address is locked, whatever the username.
+    pub fn address_allowed(&self, ip: IpAddr) -> Result<(), ApiError> {
+        self.address_failures.allowed(&ip)
+    }
+
     /// Counts a failed login for the address and for the address and username.
     pub fn login_failed(&self, ip: IpAddr, username: &str) {
         self.address_failures.failed(ip);
@@ -216,7 +221,9 @@ mod tests {
         assert!(limits.login_allowed(elsewhere, "d").is_ok());
         let limits = Limits::new(1, 1, 10, 2);
         limits.login_failed_from(ip);
+        assert!(limits.address_allowed(ip).is_ok());
         limits.login_failed_from(ip);
+        assert!(limits.address_allowed(ip).is_err());
         assert!(limits.login_allowed(ip, "a").is_err());
     }
 

@@ -24,7 +24,7 @@ pub struct Session {
 pub async fn login(chat: &Chat, client: IpAddr, username: &str, given: String) -> ApiResult<Session> {
     let username = username.trim().to_lowercase();
     if Username::parse(&username).is_err() {
-        chat.limits.login_allowed(client, "")?;
+        chat.limits.address_allowed(client)?;
         chat.limits.login_failed_from(client);
         return Err(ApiError::UnauthenticatedBecause(BAD_LOGIN));
     }

@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::proxies::TrustedProxies;
 use crate::domain::Permission;
 use crate::store::{DatabaseUrl, Db};
 
@@ -40,6 +41,11 @@ pub struct Settings {
     pub actions_per_minute: u32,
     /// Failed logins per client address and username per minute before 429.
     pub login_attempts_per_minute: u32,
+    /// Failed logins per client address per minute, whatever the usernames, before 429.
+    pub login_attempts_per_address_per_minute: u32,
+    /// Reverse proxies (comma-separated IPs or CIDRs) whose `X-Forwarded-For` names the
+    /// client; empty trusts none.
+    pub trusted_proxies: String,
     /// Typing notices per user per minute.
     pub typing_per_minute: u32,
     pub db_pool_size: u32,
@@ -103,6 +109,8 @@ impl Default for Settings {
             rate_limit_per_minute: 600,
             actions_per_minute: 600,
             login_attempts_per_minute: 10,
+            login_attempts_per_address_per_minute: 30,
+            trusted_proxies: String::new(),
             typing_per_minute: 60,
             db_pool_size: 8,
             session_days: 30,
@@ -121,7 +129,7 @@ impl Default for Settings {
             event_retention_hours: 24 * 7,
             log_format: "human".into(),
             log_level: "info".into(),
-            metrics_loopback_only: false,
+            metrics_loopback_only: true,
             metrics_token: None,
             shutdown_timeout_seconds: 10,
             workers: 0,
@@ -200,6 +208,9 @@ impl Settings {
                 return fail("public_url", format!("expected http(s)://HOST[:PORT], got {url:?}"));
             }
         }
+        if let Err(why) = TrustedProxies::parse(&self.trusted_proxies) {
+            return fail("trusted_proxies", why);
+        }
         let positive = [
             ("db_pool_size", self.db_pool_size as u64),
             ("session_days", self.session_days as u64),
@@ -215,6 +226,7 @@ impl Settings {
             ("event_retention_hours", self.event_retention_hours),
             ("typing_per_minute", self.typing_per_minute as u64),
             ("login_attempts_per_minute", self.login_attempts_per_minute as u64),
+            ("login_attempts_per_address_per_minute", self.login_attempts_per_address_per_minute as u64),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -233,6 +245,11 @@ impl Settings {
     /// Connects the configured database (migrating it); a failure names the setting.
     pub fn open_database(&self, pool_size: u32) -> anyhow::Result<Db> {
         Db::connect(&self.database(), pool_size).map_err(|e| anyhow::anyhow!("{e} ({})", where_set("database_url")))
+    }
+
+    /// The proxies whose `X-Forwarded-For` is believed (validated in `load`).
+    pub fn trusted_proxy_list(&self) -> TrustedProxies {
+        TrustedProxies::parse(&self.trusted_proxies).unwrap_or_default()
     }
 
     pub fn default_permission_list(&self) -> Vec<Permission> {
@@ -373,6 +390,9 @@ mod tests {
         let s = Settings::default();
         assert!(s.validate().is_ok());
         assert_eq!(s.default_permission_list().len(), 4);
+        // Strangers read no metrics and no proxy is believed unless the operator says so.
+        assert!(s.metrics_loopback_only);
+        assert_eq!(s.trusted_proxy_list(), TrustedProxies::default());
     }
 
     #[test]
@@ -387,6 +407,8 @@ mod tests {
         assert!(s.validate().unwrap_err().contains("CAUSERIE_WEB_DIR"));
         let s = Settings { log_level: "[[[".into(), ..Settings::default() };
         assert!(s.validate().unwrap_err().contains("CAUSERIE_LOG_LEVEL"));
+        let s = Settings { trusted_proxies: "10.0.0.0/8, proxy.local".into(), ..Settings::default() };
+        assert!(s.validate().unwrap_err().contains("CAUSERIE_TRUSTED_PROXIES"));
         let s = Settings { bind: "nonsense".into(), ..Settings::default() };
         assert!(s.validate().unwrap_err().contains("(CAUSERIE_BIND or --bind)"));
     }

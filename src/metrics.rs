@@ -128,19 +128,52 @@ impl Default for Metrics {
     }
 }
 
+/// The `method` label: the standard methods by name, any other as `other`, so that a client
+/// cannot add series by inventing methods.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
 /// Middleware: counts every request by its route pattern (never the raw path, which would
-/// make one series per id).
+/// make one series per id; a path no route matches is `unmatched`) and its method.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let response = next.call(req).await?;
     if let Some(metrics) = metrics {
         let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-        metrics.observe(&route, &method, response.status().as_u16(), started.elapsed().as_secs_f64());
+        metrics.observe(&route, method, response.status().as_u16(), started.elapsed().as_secs_f64());
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::Method;
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        assert_eq!(super::method_label(&Method::GET), "GET");
+        assert_eq!(super::method_label(&Method::PATCH), "PATCH");
+        for invented in ["ZZPROBE1", "get", &"X".repeat(20_000)] {
+            let method = Method::from_bytes(invented.as_bytes()).unwrap();
+            assert_eq!(super::method_label(&method), "other", "{invented:.20}");
+        }
+    }
 }

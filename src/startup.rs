@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
+use actix_web::http::header;
 use actix_web::http::StatusCode;
-use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders, ErrorHandlers};
 use actix_web::{web, App};
 use tracing_actix_web::TracingLogger;
 
@@ -139,7 +140,14 @@ fn serve(listener: TcpListener, chat: web::Data<Chat>) -> anyhow::Result<Server>
             .app_data(web::PayloadConfig::new(chat.settings.max_json_bytes))
             .configure(crate::api::configure);
         match &chat.settings.web_dir {
-            Some(dir) => app.service(actix_files::Files::new("/", dir).index_file("index.html")),
+            Some(dir) => app.service(
+                web::scope("")
+                    .wrap(
+                        DefaultHeaders::new()
+                            .add((header::CONTENT_SECURITY_POLICY, crate::api::web_client::CONTENT_SECURITY_POLICY)),
+                    )
+                    .service(actix_files::Files::new("/", dir).index_file("index.html")),
+            ),
             None => app.default_service(web::get().to(crate::api::web_client::asset)),
         }
     })?;
@@ -169,8 +177,17 @@ fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Hourly: drop events past retention (streams resuming from before get `reset`).
+/// Every minute: forget rate-limit keys whose window has passed. Hourly: drop events past
+/// retention (streams resuming from before get `reset`).
 fn spawn_housekeeping(chat: web::Data<Chat>) {
+    let limits = chat.limits.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limits.forget_stale();
+        }
+    });
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {

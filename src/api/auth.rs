@@ -1,11 +1,13 @@
 //! Login, logout, `/me` and API tokens.
 
+use std::net::{IpAddr, Ipv4Addr};
+
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::{created, no_content, ok, Json, OptionalJson};
-use crate::auth::{CurrentUser, SESSION_COOKIE};
+use crate::auth::{csrf, CurrentUser, SESSION_COOKIE};
 use crate::chat::sessions;
 use crate::chat::Chat;
 use crate::error::{ApiError, ApiResult};
@@ -16,9 +18,12 @@ pub struct LoginBody {
     password: String,
 }
 
+/// Signing in from another site is refused like any cookie-authenticated write: a page
+/// elsewhere must not sign a visitor into an account of its choosing.
 #[tracing::instrument(skip_all, fields(user_id))]
 pub async fn login(chat: web::Data<Chat>, req: HttpRequest, Json(body): Json<LoginBody>) -> ApiResult<HttpResponse> {
-    let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    csrf::check(&req, chat.settings.public_url.as_deref())?;
+    let ip = client_address(&req, &chat);
     let session = sessions::login(&chat, ip, &body.username, body.password).await?;
     tracing::Span::current().record("user_id", session.user.id.get());
     let cookie = Cookie::build(SESSION_COOKIE, session.secret)
@@ -29,6 +34,13 @@ pub async fn login(chat: web::Data<Chat>, req: HttpRequest, Json(body): Json<Log
         .max_age(CookieDuration::days(i64::from(chat.settings.session_days)))
         .finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(serde_json::json!({ "user": session.user })))
+}
+
+/// The peer's address, or the client's as a trusted proxy tells it.
+fn client_address(req: &HttpRequest, chat: &Chat) -> IpAddr {
+    let peer = req.peer_addr().map(|a| a.ip()).unwrap_or(Ipv4Addr::LOCALHOST.into());
+    let forwarded = req.headers().get_all("x-forwarded-for").map(|v| v.as_bytes()).collect::<Vec<_>>();
+    chat.trusted_proxies.client(peer, forwarded.into_iter())
 }
 
 pub async fn logout(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {

@@ -15,9 +15,8 @@ use crate::chat::Chat;
 use crate::domain::{parse_json, parse_query};
 use crate::error::{ApiError, ApiResult};
 
-/// A JSON body: any content type is read as JSON, the body is bounded, it must be one JSON
-/// object, and a refusal names the field at fault (`room_id: invalid type: string "x",
-/// expected i64`).
+/// A JSON body: labelled `application/json` (or `…+json`), bounded, one JSON object, and a
+/// refusal names the field at fault (`room_id: invalid type: string "x", expected i64`).
 pub struct Json<T>(pub T);
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
@@ -51,13 +50,41 @@ fn json_body<T: DeserializeOwned + 'static>(
     may_be_empty: bool,
 ) -> impl Future<Output = ApiResult<Option<T>>> + 'static {
     let limit = req.app_data::<web::Data<Chat>>().map(|c| c.settings.max_json_bytes).unwrap_or(256 * 1024);
+    let labelled = json_label(req);
     let body = web::Bytes::from_request(req, payload);
     async move {
+        let labelled = labelled?;
         let bytes = body.await.map_err(|e| body_error(e, limit))?;
+        require_label(labelled, &bytes)?;
         if may_be_empty && bytes.iter().all(u8::is_ascii_whitespace) {
             return Ok(None);
         }
         Ok(Some(parse_json(&bytes)?))
+    }
+}
+
+/// Whether the request says its body is JSON: `Ok(true)` for `application/json` or
+/// `application/…+json`, `Ok(false)` without a `Content-Type`, 415 for any other type. A
+/// cross-site form can post `text/plain` or a form encoding without asking first; it cannot
+/// post JSON so labelled.
+pub fn json_label(req: &HttpRequest) -> ApiResult<bool> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return Ok(false) };
+    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let json = essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|sub| sub.len() > 5 && sub.ends_with("+json"));
+    if json {
+        Ok(true)
+    } else {
+        Err(ApiError::UnsupportedMediaType("the body must be JSON, sent as Content-Type: application/json".into()))
+    }
+}
+
+/// A body without a `Content-Type` is refused too (415); an empty one needs none.
+pub fn require_label(labelled: bool, bytes: &[u8]) -> ApiResult<()> {
+    if labelled || bytes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType("a body needs Content-Type: application/json".into()))
     }
 }
 

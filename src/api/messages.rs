@@ -4,7 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::extract::body_error;
+use super::extract::{body_error, json_label, require_label};
 use super::{created, no_content, ok, Json, Query};
 use crate::auth::CurrentUser;
 use crate::chat::messages::{Draft, PageRequest};
@@ -54,9 +54,11 @@ pub async fn send(
     if is_multipart {
         return super::attachments::send_with_files(chat, user, req, payload).await;
     }
+    let labelled = json_label(&req)?;
     let body = web::Bytes::from_request(&req, &mut payload.into_inner())
         .await
         .map_err(|e| body_error(e, chat.settings.max_json_bytes))?;
+    require_label(labelled, &body)?;
     let SendBody { room_id, content, reply_to_id } = parse_json(&body)?;
     let message = messages::send(&chat, user.into_actor(), Draft { room_id, content, reply_to_id }).await?;
     Ok(created(&message))

@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
+use crate::auth::secret;
 use crate::chat::Chat;
 use crate::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
@@ -25,8 +26,8 @@ pub async fn metrics(chat: web::Data<Chat>, metrics: web::Data<Metrics>, req: Ht
         return Err(ApiError::Forbidden("metrics are served to loopback addresses only".into()));
     }
     if let Some(token) = &chat.settings.metrics_token {
-        let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        if given != Some(format!("Bearer {token}").as_str()) {
+        let given = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes()).unwrap_or_default();
+        if !secret::same(given, format!("Bearer {token}").as_bytes()) {
             return Err(ApiError::Unauthenticated);
         }
     }

@@ -7,11 +7,16 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::auth::CurrentUser;
 use crate::chat::streams::{self, StreamRequest};
 use crate::chat::Chat;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 
 pub async fn open(chat: web::Data<Chat>, user: CurrentUser, req: HttpRequest) -> ApiResult<HttpResponse> {
-    // The header is what EventSource sends on reconnect: newer than the page's URL.
-    let header_id = req.headers().get("last-event-id").map(|v| v.to_str().unwrap_or("x").to_owned());
+    // The header is what EventSource sends on reconnect: newer than the page's URL. Two of
+    // them are refused, on this path and the lean one alike, rather than one of them chosen.
+    let mut header_ids = req.headers().get_all("last-event-id");
+    let header_id = header_ids.next().map(|v| v.to_str().unwrap_or("x").to_owned());
+    if header_ids.next().is_some() {
+        return Err(ApiError::invalid("Last-Event-ID: sent more than once"));
+    }
     let request = StreamRequest::parse(req.query_string(), header_id)?;
     let credential = user.credential.tag();
     let subscriber = streams::open(&chat, user.into_actor(), credential, request).await?;

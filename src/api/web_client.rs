@@ -4,6 +4,13 @@
 use actix_web::http::header::{self, ETag, EntityTag};
 use actix_web::{HttpRequest, HttpResponse};
 
+/// What the client's pages may load and run: only files of this server, no inline script or
+/// style, no plug-ins, no framing, no `<base>`. Sent on every file of the client, whether
+/// built in or served from `CAUSERIE_WEB_DIR`.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
+     form-action 'self'; frame-ancestors 'none'";
+
 #[derive(rust_embed::Embed)]
 #[folder = "web/"]
 struct Assets;
@@ -25,7 +32,8 @@ pub async fn asset(req: HttpRequest) -> HttpResponse {
         .insert_header(ETag(tag))
         // Revalidate every time: the client changes with the binary, and the check is cheap.
         .insert_header((header::CACHE_CONTROL, "no-cache"))
-        .insert_header(("X-Content-Type-Options", "nosniff"));
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY));
     if fresh {
         return response.finish();
     }

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod csrf;
 pub mod limits;
 pub mod password;
+pub mod proxies;
 pub mod secret;
 
 use cache::AuthCache;

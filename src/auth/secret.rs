@@ -16,6 +16,13 @@ pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
+/// Whether two secrets are equal, in a time that tells nothing of where they differ: their
+/// SHA-256 digests are compared, every byte of them.
+pub fn same(given: &[u8], expected: &[u8]) -> bool {
+    let (given, expected) = (Sha256::digest(given), Sha256::digest(expected));
+    given.iter().zip(expected.iter()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
 /// A random password for the first `admin` account.
 pub fn password() -> String {
     let mut bytes = [0u8; 12];
@@ -33,5 +40,8 @@ mod tests {
         assert!(a.starts_with("cau_") && a.len() == 68);
         assert_eq!(super::digest(&a), ha);
         assert_eq!(super::password().len(), 24);
+        assert!(super::same(b"Bearer s3cret", b"Bearer s3cret"));
+        assert!(!super::same(b"Bearer s3creT", b"Bearer s3cret"));
+        assert!(!super::same(b"", b"Bearer s3cret"));
     }
 }

@@ -23,6 +23,8 @@ use std::time::Duration;
 use crate::auth::budget::ActionBudget;
 use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
+use crate::auth::password::Verifier;
+use crate::auth::proxies::TrustedProxies;
 use crate::broker::{Event, Hub, Notice, Outbox, StreamLimits};
 use crate::config::Settings;
 use crate::domain::{PassingEvent, RoomEvent};
@@ -45,6 +47,10 @@ pub struct Chat {
     pub auth_cache: Arc<AuthCache>,
     /// The memory that image work may use at once.
     pub images: Arc<ImageBudget>,
+    /// Checks login passwords, a bounded number at a time, off the database's connections.
+    pub verifier: Arc<Verifier>,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 impl Chat {
@@ -54,10 +60,13 @@ impl Chat {
                 settings.rate_limit_per_minute,
                 settings.typing_per_minute,
                 settings.login_attempts_per_minute,
+                settings.login_attempts_per_address_per_minute,
             )),
             actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
             hub: Hub::new(settings.channel_capacity, StreamLimits::of(&settings)),
             images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
+            verifier: Arc::new(Verifier::per_core()),
+            trusted_proxies: settings.trusted_proxy_list(),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
             settings,
             db,

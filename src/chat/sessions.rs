@@ -3,10 +3,10 @@
 use std::net::IpAddr;
 
 use super::{views, Chat};
-use crate::auth::{credential_tag, password, secret, Credential, CurrentUser, TOKEN_PREFIX};
+use crate::auth::{credential_tag, secret, Credential, CurrentUser, TOKEN_PREFIX};
 use crate::broker::Notice;
 use crate::domain::views::{CreatedToken, TokenInfo, User};
-use crate::domain::{format_time, TokenName, UserId};
+use crate::domain::{format_time, TokenName, UserId, Username};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{now_micros, tokens, users};
 
@@ -18,32 +18,36 @@ pub struct Session {
     pub secret: String,
 }
 
-/// Checks a username and password and opens a session. Failed attempts count per client
-/// address and username; a wrong password, an unknown or a disabled account answer alike.
+/// Checks a username and password and opens a session. A wrong password, an unknown or a
+/// disabled account answer alike and after the same work. Failures count per client
+/// address and username, and per address; a username no account can have is refused before
+/// any look-up and counts for its address only.
 pub async fn login(chat: &Chat, client: IpAddr, username: &str, given: String) -> ApiResult<Session> {
     let username = username.trim().to_lowercase();
+    if Username::parse(&username).is_err() {
+        chat.limits.address_allowed(client)?;
+        chat.limits.login_failed_from(client);
+        return Err(ApiError::UnauthenticatedBecause(BAD_LOGIN));
+    }
     chat.limits.login_allowed(client, &username)?;
-    let session_days = i64::from(chat.settings.session_days);
     let name = username.clone();
-    let outcome = chat
-        .read(move |conn| {
-            let Some(user) = users::by_username(conn, &name)? else {
-                password::verify_nobody(&given);
-                return Ok(None);
-            };
-            if user.disabled || !password::verify(&given, &user.password_hash) {
-                return Ok(None);
-            }
-            let (secret, hash) = secret::generate("");
-            let expires = now_micros() + session_days * 86_400 * 1_000_000;
-            tokens::create_session(conn, user.id, &hash, expires)?;
-            Ok(Some(Session { user: views::public_user(&user), secret }))
-        })
-        .await?;
-    outcome.ok_or_else(|| {
-        chat.limits.login_failed(client, &username);
-        ApiError::UnauthenticatedBecause(BAD_LOGIN)
-    })
+    let user = chat.read(move |conn| Ok(users::by_username(conn, &name)?)).await?;
+    // The password is checked once the database connection is back in the pool.
+    let hash = user.as_ref().filter(|u| !u.disabled).map(|u| u.password_hash.clone());
+    let verified = chat.verifier.verify(given, hash).await;
+    let user = match user {
+        Some(user) if verified && !user.disabled => user,
+        _ => {
+            chat.limits.login_failed(client, &username);
+            return Err(ApiError::UnauthenticatedBecause(BAD_LOGIN));
+        }
+    };
+    let session_days = i64::from(chat.settings.session_days);
+    let (secret, hash) = secret::generate("");
+    let expires = now_micros() + session_days * 86_400 * 1_000_000;
+    let user_id = user.id;
+    chat.read(move |conn| Ok(tokens::create_session(conn, user_id, &hash, expires)?)).await?;
+    Ok(Session { user: views::public_user(&user), secret })
 }
 
 /// The caller's own account, with their permissions (all of them, for an admin).

@@ -48,8 +48,12 @@ async fn metrics_can_be_kept_to_loopback() {
     assert_error(r, StatusCode::FORBIDDEN, "forbidden").await;
     let text = expect_status(c.get(format!("{}/metrics", app.address)).send().await.unwrap(), StatusCode::OK).await;
     assert!(text.as_str().is_some_and(|t| t.contains("causerie_http_connections ")), "{text}");
-    // Without the setting, metrics are served to any address.
-    let open = spawn_app_with(|s| s.bind = "0.0.0.0:0".into()).await;
+    // With the setting turned off (it is on by default), metrics are served to any address.
+    let open = spawn_app_with(|s| {
+        s.bind = "0.0.0.0:0".into();
+        s.metrics_loopback_only = false;
+    })
+    .await;
     let port = open.address.rsplit(':').next().unwrap().to_owned();
     let r = c.get(format!("http://{}:{port}/metrics", outside_address())).send().await.unwrap();
     expect_status(r, StatusCode::OK).await;

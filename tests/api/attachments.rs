@@ -89,21 +89,6 @@ async fn upload_ok(user: &TestUser, room: i64, files: Vec<(Vec<u8>, &str)>) -> V
     expect_status(upload(user, room, "", files).await, StatusCode::CREATED).await
 }
 
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else { return found };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
-}
-
 fn uploads_dir(app: &TestApp) -> PathBuf {
     app.dir.path().join("uploads")
 }

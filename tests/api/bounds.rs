@@ -1,7 +1,6 @@
 //! What one client may take of the server: image memory, open streams, the time to send a
 //! stream's request head.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use image::{DynamicImage, ImageFormat, RgbaImage};
@@ -26,20 +25,6 @@ async fn upload(user: &TestUser, room: i64, bytes: Vec<u8>, name: &str) -> Respo
     let form =
         Form::new().text("room_id", room.to_string()).part("files", Part::bytes(bytes).file_name(name.to_owned()));
     user.client.post(user.url("/messages")).multipart(form).send().await.unwrap()
-}
-
-/// Every file under `dir`, recursively.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 fn retry_after(response: &Response) -> u64 {
@@ -91,22 +76,6 @@ fn stream_request(user: &TestUser) -> String {
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
-}
-
-/// Reads until `done` holds for what was read; fails the test if the connection ends first
-/// or nothing comes for `WAIT`.
-async fn read_until(io: &mut TcpStream, seen: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
-    let reading = async {
-        let mut buf = [0u8; 16 * 1024];
-        while !done(seen) {
-            let n = io.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the server closed the connection: {}", String::from_utf8_lossy(seen));
-            seen.extend_from_slice(&buf[..n]);
-        }
-    };
-    tokio::time::timeout(WAIT, reading)
-        .await
-        .unwrap_or_else(|_| panic!("waited for: {}", String::from_utf8_lossy(seen)));
 }
 
 /// Opens a stream on a fresh connection (the lean path) and waits for its opening.

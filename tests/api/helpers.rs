@@ -1,10 +1,12 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use causerie::config::Settings;
 use causerie::startup::Application;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 
 pub const ADMIN_PASSWORD: &str = "admin-password-1";
 pub const PASSWORD: &str = "user-password-1";
@@ -381,4 +383,34 @@ pub fn cli(database_url: &str, args: &[&str], stdin: &str) -> std::process::Outp
         .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// Reads until `done` holds for what was read; fails the test if the connection ends first
+/// or nothing comes for `WAIT`.
+pub async fn read_until(io: &mut TcpStream, seen: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
+    let reading = async {
+        let mut buf = [0u8; 16 * 1024];
+        while !done(seen) {
+            let n = io.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the server closed the connection: {}", String::from_utf8_lossy(seen));
+            seen.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(crate::sse::WAIT, reading)
+        .await
+        .unwrap_or_else(|_| panic!("waited for: {}", String::from_utf8_lossy(seen)));
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::helpers::*;
@@ -17,21 +17,6 @@ async fn connect(app: &TestApp) -> TcpStream {
 fn stream_request(query: &str, session: Option<&str>) -> String {
     let cookie = session.map(|s| format!("Cookie: causerie_session={s}\r\n")).unwrap_or_default();
     format!("GET /chat/api/stream{query} HTTP/1.1\r\nHost: localhost\r\n{cookie}\r\n")
-}
-
-/// Reads until `done` holds for what was read, or fails the test after `WAIT`.
-async fn read_until(io: &mut TcpStream, seen: &mut Vec<u8>, done: impl Fn(&[u8]) -> bool) {
-    let reading = async {
-        let mut buf = [0u8; 4096];
-        while !done(seen) {
-            let n = io.read(&mut buf).await.unwrap();
-            assert!(n > 0, "the server closed the connection: {}", String::from_utf8_lossy(seen));
-            seen.extend_from_slice(&buf[..n]);
-        }
-    };
-    tokio::time::timeout(WAIT, reading)
-        .await
-        .unwrap_or_else(|_| panic!("waited for: {}", String::from_utf8_lossy(seen)));
 }
 
 fn contains(haystack: &[u8], needle: &str) -> bool {

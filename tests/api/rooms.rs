@@ -144,3 +144,26 @@ async fn a_direct_room_keeps_its_name_and_tells_who_came_back() {
         .collect();
     assert_eq!(notices, ["Bob left", "Bob joined"]);
 }
+
+/// Either party asking again brings back the one who left: leaving a direct room hides it
+/// until one of the two opens it again.
+#[tokio::test]
+async fn asking_for_a_direct_room_again_brings_back_the_other_party() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
+    let room = int(&expect_status(r, StatusCode::CREATED).await, "id");
+    let r = bob.delete(&format!("/rooms/{room}/members/{}", bob.id)).await;
+    expect_status(r, StatusCode::NO_CONTENT).await;
+    assert_error(bob.get(&format!("/rooms/{room}")).await, StatusCode::NOT_FOUND, "not_found").await;
+    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
+    let again = expect_status(r, StatusCode::OK).await;
+    assert_eq!(int(&again, "id"), room);
+    assert_eq!(again["member_count"], 2);
+    let seen = bob.get_json(&format!("/rooms/{room}")).await;
+    assert_eq!(seen["name"], "Alice");
+    let page = bob.get_json(&format!("/rooms/{room}/messages")).await;
+    let last = page["messages"].as_array().and_then(|m| m.last()).cloned().unwrap_or_default();
+    assert_eq!(last["content"], "Bob joined");
+}

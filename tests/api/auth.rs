@@ -40,16 +40,21 @@ async fn wrong_credentials_say_the_same_whether_or_not_the_user_exists() {
     assert_error(r, StatusCode::UNAUTHORIZED, "unauthenticated").await;
 }
 
-#[tokio::test]
-async fn the_session_cookie_is_http_only_and_lax() {
-    let app = spawn_app().await;
+/// The `Set-Cookie` of the admin's login.
+async fn session_cookie_of_admin_login(app: &TestApp) -> String {
     let r = client()
         .post(format!("{}/chat/api/auth/login", app.address))
         .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
         .send()
         .await
         .unwrap();
-    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    r.headers().get("set-cookie").expect("a session cookie").to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_lax() {
+    let app = spawn_app().await;
+    let cookie = session_cookie_of_admin_login(&app).await;
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "{cookie}");
@@ -58,13 +63,7 @@ async fn the_session_cookie_is_http_only_and_lax() {
 #[tokio::test]
 async fn the_session_cookie_is_secure_when_configured() {
     let app = spawn_app_with(|s| s.secure_cookies = true).await;
-    let r = client()
-        .post(format!("{}/chat/api/auth/login", app.address))
-        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let cookie = r.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    let cookie = session_cookie_of_admin_login(&app).await;
     assert!(cookie.split("; ").any(|attribute| attribute == "Secure"), "{cookie}");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 }

@@ -118,15 +118,21 @@ async fn renaming_a_room() {
     assert_eq!(last["messages"][0]["content"], "Administrator renamed the room to New");
 }
 
-#[tokio::test]
-async fn a_direct_room_keeps_its_name_and_tells_who_came_back() {
-    let app = spawn_app().await;
+/// Alice opens a direct room with bob, who then leaves it.
+async fn a_direct_room_bob_left(app: &TestApp) -> (TestUser, TestUser, i64) {
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
     let room = int(&expect_status(r, StatusCode::CREATED).await, "id");
     let r = bob.delete(&format!("/rooms/{room}/members/{}", bob.id)).await;
     expect_status(r, StatusCode::NO_CONTENT).await;
+    (alice, bob, room)
+}
+
+#[tokio::test]
+async fn a_direct_room_keeps_its_name_and_tells_who_came_back() {
+    let app = spawn_app().await;
+    let (alice, bob, room) = a_direct_room_bob_left(&app).await;
     let seen = alice.get_json(&format!("/rooms/{room}")).await;
     assert_eq!(seen["name"], "Bob", "still named after the other party");
     assert_eq!(seen["member_count"], 1);
@@ -150,12 +156,7 @@ async fn a_direct_room_keeps_its_name_and_tells_who_came_back() {
 #[tokio::test]
 async fn asking_for_a_direct_room_again_brings_back_the_other_party() {
     let app = spawn_app().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
-    let room = int(&expect_status(r, StatusCode::CREATED).await, "id");
-    let r = bob.delete(&format!("/rooms/{room}/members/{}", bob.id)).await;
-    expect_status(r, StatusCode::NO_CONTENT).await;
+    let (alice, bob, room) = a_direct_room_bob_left(&app).await;
     assert_error(bob.get(&format!("/rooms/{room}")).await, StatusCode::NOT_FOUND, "not_found").await;
     let r = alice.post("/rooms", &json!({"room_type": "direct", "member_ids": [bob.id]})).await;
     let again = expect_status(r, StatusCode::OK).await;

@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `user …`, `token create`.
+//! The command line: `serve` (the default), `migrate`, `user …`, `token create`, `uploads gc`,
+//! `backup`, `export`, `import`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use crate::config::{Overrides, Settings};
 use crate::domain::Permission;
 use crate::error::ApiError;
 use crate::store::tokens;
+use crate::transfer;
 
 #[derive(Debug, Parser)]
 #[command(name = "causerie", version, about = "Self-hosted team chat")]
@@ -57,6 +59,12 @@ pub enum Command {
     /// Manage stored files
     #[command(subcommand)]
     Uploads(UploadsCommand),
+    /// Copy the SQLite database, consistently, while it serves, into a new file
+    Backup { path: PathBuf },
+    /// Write every table as JSON lines into a new or empty folder
+    Export { dir: PathBuf },
+    /// Load an export into an empty database (SQLite or PostgreSQL), in one transaction
+    Import { dir: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,12 +142,40 @@ pub fn run_admin_command(command: Command, settings: &Settings) -> anyhow::Resul
 }
 
 async fn admin_command(command: Command, settings: &Settings) -> anyhow::Result<()> {
+    // These open the database themselves (backup without migrating it).
+    match command {
+        Command::Backup { path } => {
+            let url = settings.database();
+            let bytes = tokio::task::spawn_blocking(move || transfer::backup(&url, &path)).await??;
+            eprintln!("backup written ({bytes} bytes)");
+            return Ok(());
+        }
+        Command::Export { dir } => {
+            let settings = settings.clone();
+            let shown = dir.display().to_string();
+            let manifest = tokio::task::spawn_blocking(move || transfer::export(&settings, &dir)).await??;
+            let rows: u64 = manifest.tables.iter().map(|t| t.rows).sum();
+            eprintln!("exported {} tables, {rows} rows, to {shown}", manifest.tables.len());
+            return Ok(());
+        }
+        Command::Import { dir } => {
+            let settings = settings.clone();
+            let counts = tokio::task::spawn_blocking(move || transfer::import(&settings, &dir)).await??;
+            let shown: Vec<String> = counts.iter().map(|(table, n)| format!("{table} {n}")).collect();
+            eprintln!("imported: {}", shown.join(", "));
+            return Ok(());
+        }
+        _ => {}
+    }
     let opening = settings.clone();
     let db = tokio::task::spawn_blocking(move || opening.open_database(2)).await??;
     let chat = Chat::new(Arc::new(settings.clone()), db);
     let fail = |e: ApiError| anyhow::anyhow!("{e}");
     match command {
         Command::Serve => anyhow::bail!("serve is not an administration command"),
+        Command::Backup { .. } | Command::Export { .. } | Command::Import { .. } => {
+            anyhow::bail!("handled before the database is opened")
+        }
         Command::Migrate => {
             eprintln!("migrations applied");
         }

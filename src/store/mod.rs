@@ -29,6 +29,7 @@ macro_rules! per_backend {
 }
 
 pub mod attachments;
+pub mod dump;
 pub mod events;
 pub mod messages;
 pub mod models;

@@ -20,4 +20,5 @@ mod revocation;
 mod rooms;
 mod stream;
 mod stream_paths;
+mod transfer;
 mod writes;

@@ -10,11 +10,12 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
 use crate::procfs::{raise_open_file_limit, self_cpu_seconds, total_cpu_seconds, total_rss_kib};
+use crate::progress::Progress;
 use crate::publisher::{self, LaneOutcome, Schedule};
 use crate::report::{per, Client, Deliveries, Report, Server};
 use crate::stats::{Histogram, Slots, Summary};
 use crate::subscriber::{self, Outcome, Shared, Subscription};
-use crate::target::{Plan, TargetArgs, TargetKind};
+use crate::target::{subscriber_node, Plan, TargetArgs, TargetKind};
 
 /// File descriptors kept free for everything but the subscribers.
 const SPARE_FDS: u64 = 64;
@@ -134,6 +135,7 @@ pub async fn run(args: &FanoutArgs) -> Result<Report> {
         connected: (0..args.rooms).map(|_| AtomicU64::new(0)).collect(),
     });
     let connect_start = CpuMark::now(&pids)?;
+    let progress = Progress::start(shared.clone(), args.subscribers);
     let (stop, subscribers) = spawn_subscribers(args, &plan, &shared);
     let connect_seconds = wait_connected(args, &shared).await;
     let connect_end = CpuMark::now(&pids)?;
@@ -145,6 +147,9 @@ pub async fn run(args: &FanoutArgs) -> Result<Report> {
     let expected = expected_deliveries(&shared);
     drain(&shared, expected, Duration::from_secs_f64(args.drain_timeout)).await;
     let publish_end = CpuMark::now(&pids)?;
+    if let Some(progress) = progress {
+        progress.finish();
+    }
 
     let _ = stop.send(true);
     let mut outcomes = Vec::with_capacity(subscribers.len());
@@ -245,14 +250,16 @@ fn spawn_subscribers(
 ) -> (watch::Sender<bool>, Vec<JoinHandle<Outcome>>) {
     let (stop, stop_rx) = watch::channel(false);
     let gate = Arc::new(Semaphore::new(args.connect_concurrency));
-    let requests: Vec<Arc<Vec<u8>>> = plan.subscribe.iter().cloned().map(Arc::new).collect();
+    let requests: Vec<Vec<Arc<Vec<u8>>>> =
+        plan.subscribe.iter().map(|node| node.iter().cloned().map(Arc::new).collect()).collect();
     let tasks = (0..args.subscribers)
         .map(|i| {
             let room = i % args.rooms;
+            let node = subscriber_node(i, args.rooms, plan.sub_addrs.len());
             let sub = Subscription {
                 room,
-                addr: plan.sub_addr.clone(),
-                request: requests[room].clone(),
+                addr: plan.sub_addrs[node].clone(),
+                request: requests[node][room].clone(),
                 connect_timeout: Duration::from_secs_f64(args.connect_timeout),
             };
             tokio::spawn(subscriber::run(sub, shared.clone(), gate.clone(), stop_rx.clone()))
@@ -297,7 +304,7 @@ async fn publish(args: &FanoutArgs, plan: &Arc<Plan>, shared: &Arc<Shared>) -> (
 }
 
 /// Each published message is expected once by every connected subscriber of its room.
-fn expected_deliveries(shared: &Shared) -> u64 {
+pub(crate) fn expected_deliveries(shared: &Shared) -> u64 {
     (0..shared.slots.len())
         .filter(|seq| shared.slots.published[*seq].load(Relaxed))
         .map(|seq| shared.connected[seq % shared.rooms].load(Relaxed))

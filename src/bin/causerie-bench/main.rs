@@ -5,6 +5,9 @@
 //! causerie-bench fanout --spawn target/release/causerie -n 10000 -r 100 --rate 200
 //! causerie-bench fanout --target generic --sub-url 'http://127.0.0.1:8081/sub/{room}' \
 //!     --pub-url 'http://127.0.0.1:8081/pub/{room}' --server-pid 1234 -n 1000
+//! causerie-bench fanout --url http://127.0.0.1:8081 --token … --server-pid 11 --server-pid 12 \
+//!     --sub-base http://127.0.0.1:8081 --sub-base http://127.0.0.1:8082 \
+//!     --pub-base http://127.0.0.1:8081 --pub-base http://127.0.0.1:8082 -n 2000 -r 10
 //! causerie-bench report results.jsonl
 //! causerie-bench floor --rate 10 --syscall writev
 //! ```
@@ -15,6 +18,7 @@ mod fanout;
 mod floor;
 mod http;
 mod procfs;
+mod progress;
 mod publisher;
 mod report;
 mod server;

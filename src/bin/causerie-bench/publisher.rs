@@ -43,7 +43,8 @@ pub async fn run_lane(
     publish_ms: Arc<Histogram>,
 ) -> LaneOutcome {
     let mut outcome = LaneOutcome::default();
-    let mut client = Client::new(&plan.pub_addr, schedule.timeout);
+    let node = crate::target::lane_node(lane, plan.pub_addrs.len());
+    let mut client = Client::new(&plan.pub_addrs[node], schedule.timeout);
     let rooms = shared.rooms;
     for seq in (0..shared.slots.len()).filter(|seq| (seq % rooms) % schedule.lanes == lane) {
         let due = schedule.start + Duration::from_secs_f64(seq as f64 / schedule.rate);

@@ -51,6 +51,41 @@ pub struct TargetArgs {
     /// Server process(es) to read RSS and CPU from (repeatable); found when --spawn is used
     #[arg(long = "server-pid")]
     pub server_pids: Vec<u32>,
+    /// Subscribe at these servers (repeatable, e.g. two nodes: `--sub-base http://127.0.0.1:8081
+    /// --sub-base http://127.0.0.1:8082`); each room's subscribers are spread over them in turn.
+    /// Default: the one server of --url, --spawn or --sub-url
+    #[arg(long = "sub-base", value_name = "http://HOST:PORT")]
+    pub sub_bases: Vec<String>,
+    /// Publish at these servers (repeatable); publishing connection j goes to the (j mod N)-th.
+    /// Default: the one server of --url, --spawn or --pub-url
+    #[arg(long = "pub-base", value_name = "http://HOST:PORT")]
+    pub pub_bases: Vec<String>,
+}
+
+/// The servers of `--sub-base` or `--pub-base`, or `default` alone when none is given.
+pub fn bases(given: &[String], default: &Url) -> Result<Vec<Url>> {
+    if given.is_empty() {
+        return Ok(vec![default.with_path("/")]);
+    }
+    given
+        .iter()
+        .map(|text| {
+            let url = Url::parse(text)?;
+            ensure!(url.path == "/", "a base URL is a server without a path, like http://127.0.0.1:8081: {text}");
+            Ok(url)
+        })
+        .collect()
+}
+
+/// The server subscriber `i` uses: subscribers go to rooms in turn (`i mod rooms`), and each
+/// room's subscribers go to the servers in turn, so that every room is read on every server.
+pub fn subscriber_node(i: usize, rooms: usize, nodes: usize) -> usize {
+    (i / rooms.max(1)) % nodes.max(1)
+}
+
+/// The server publishing connection `lane` uses.
+pub fn lane_node(lane: usize, nodes: usize) -> usize {
+    lane % nodes.max(1)
 }
 
 enum Body {
@@ -64,12 +99,13 @@ enum Body {
 
 /// Everything the run needs to reach the server.
 pub struct Plan {
-    /// The GET request of each room's stream, ready to write.
-    pub subscribe: Vec<Vec<u8>>,
-    pub sub_addr: Url,
-    /// Path of each room's publish URL (same server as `pub_addr`).
+    /// The GET request of each room's stream on each subscribe server (`[server][room]`),
+    /// ready to write.
+    pub subscribe: Vec<Vec<Vec<u8>>>,
+    pub sub_addrs: Vec<Url>,
+    /// Path of each room's publish URL (on every publish server).
     pub publish_paths: Vec<String>,
-    pub pub_addr: Url,
+    pub pub_addrs: Vec<Url>,
     pub pub_headers: Vec<(String, String)>,
     body: Body,
     pub server_pids: Vec<u32>,
@@ -136,13 +172,22 @@ fn generic(args: &TargetArgs, rooms: usize) -> Result<Plan> {
     if !has_header(&pub_headers, "content-type") {
         pub_headers.push(("Content-Type".into(), "text/plain".into()));
     }
-    let subscribe = sub_urls.iter().map(|u| request_bytes("GET", u, &sse_headers(&headers), b"")).collect();
+    let sub_addrs = bases(&args.sub_bases, &sub_urls[0])?;
+    let subscribe = sub_addrs
+        .iter()
+        .map(|node| {
+            sub_urls
+                .iter()
+                .map(|u| request_bytes("GET", &node.with_path(&u.path), &sse_headers(&headers), b""))
+                .collect()
+        })
+        .collect();
     ensure!(!args.server_pids.is_empty(), "--target generic needs --server-pid to measure the server");
     Ok(Plan {
         subscribe,
-        sub_addr: sub_urls[0].clone(),
+        sub_addrs,
         publish_paths: pub_urls.iter().map(|u| u.path.clone()).collect(),
-        pub_addr: pub_urls[0].clone(),
+        pub_addrs: bases(&args.pub_bases, &pub_urls[0])?,
         pub_headers,
         body: Body::Template { template: args.body_template.clone(), rooms: names },
         server_pids: args.server_pids.clone(),
@@ -169,19 +214,26 @@ async fn causerie(args: &TargetArgs, rooms: usize) -> Result<Plan> {
     ensure!(!server_pids.is_empty(), "give --server-pid of the server at --url to measure its CPU and memory");
     let auth = vec![("Authorization".to_owned(), format!("Bearer {token}"))];
     let room_ids = create_rooms(&base, &auth, rooms).await?;
-    let subscribe = room_ids
+    let sub_addrs = bases(&args.sub_bases, &base)?;
+    let subscribe = sub_addrs
         .iter()
-        .map(|id| {
-            request_bytes("GET", &base.with_path(&format!("/chat/api/stream?room_id={id}")), &sse_headers(&auth), b"")
+        .map(|node| {
+            room_ids
+                .iter()
+                .map(|id| {
+                    let url = node.with_path(&format!("/chat/api/stream?room_id={id}"));
+                    request_bytes("GET", &url, &sse_headers(&auth), b"")
+                })
+                .collect()
         })
         .collect();
     let mut pub_headers = auth.clone();
     pub_headers.push(("Content-Type".into(), "application/json".into()));
     Ok(Plan {
         subscribe,
-        sub_addr: base.clone(),
+        sub_addrs,
         publish_paths: vec!["/chat/api/messages".to_owned(); rooms],
-        pub_addr: base,
+        pub_addrs: bases(&args.pub_bases, &base)?,
         pub_headers,
         body: Body::CauserieJson(room_ids),
         server_pids,
@@ -204,4 +256,46 @@ async fn create_rooms(base: &Url, auth: &[(String, String)], count: usize) -> Re
         ids.push(room["id"].as_i64().ok_or_else(|| anyhow!("no id in the created room: {}", response.text()))?);
     }
     Ok(ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_server_unless_bases_are_given() {
+        let default = Url::parse("http://127.0.0.1:8081/sub/x").unwrap();
+        let one = bases(&[], &default).unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!((one[0].addr, one[0].path.as_str()), (default.addr, "/"));
+        let two = bases(&["http://127.0.0.1:9001".into(), "http://127.0.0.1:9002/".into()], &default).unwrap();
+        assert_eq!(two.iter().map(|u| u.addr.port()).collect::<Vec<_>>(), [9001, 9002]);
+        assert!(bases(&["http://127.0.0.1:9001/chat".into()], &default).is_err());
+        assert!(bases(&["https://127.0.0.1:9001".into()], &default).is_err());
+    }
+
+    #[test]
+    fn every_room_is_read_on_every_server_evenly() {
+        for (rooms, nodes, subscribers) in [(1, 2, 10), (2, 2, 8), (3, 2, 12), (100, 3, 600), (4, 1, 9)] {
+            // [room][node] -> subscribers
+            let mut spread = vec![vec![0usize; nodes]; rooms];
+            for i in 0..subscribers {
+                let node = subscriber_node(i, rooms, nodes);
+                assert!(node < nodes);
+                spread[i % rooms][node] += 1;
+            }
+            for (room, per_node) in spread.iter().enumerate() {
+                let (low, high) = (per_node.iter().min().unwrap(), per_node.iter().max().unwrap());
+                assert!(high - low <= 1, "rooms {rooms}, nodes {nodes}: room {room} {per_node:?}");
+            }
+        }
+        // One server: today's behaviour.
+        assert!((0..50).all(|i| subscriber_node(i, 7, 1) == 0));
+    }
+
+    #[test]
+    fn publishers_take_the_servers_in_turn() {
+        assert_eq!((0..5).map(|lane| lane_node(lane, 2)).collect::<Vec<_>>(), [0, 1, 0, 1, 0]);
+        assert_eq!((0..3).map(|lane| lane_node(lane, 1)).collect::<Vec<_>>(), [0, 0, 0]);
+    }
 }

@@ -232,11 +232,14 @@ fn copy_export(from: &Path, to: &Path) {
     }
 }
 
+/// A change made to a copy of a good export.
+type Damage = Box<dyn Fn(&Path)>;
+
 #[tokio::test]
 async fn damaged_exports_are_refused_before_the_database_is_touched() {
     let dir = tempfile::tempdir().unwrap();
     let good = small_export(dir.path());
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    let cases: Vec<(&str, Damage, &str)> = vec![
         (
             "no-manifest",
             Box::new(|d: &Path| std::fs::remove_file(d.join("manifest.json")).unwrap()),

@@ -15,7 +15,7 @@ use crate::publisher::{self, LaneOutcome, Schedule};
 use crate::report::{per, Client, Deliveries, Report, Server};
 use crate::stats::{Histogram, Slots, Summary};
 use crate::subscriber::{self, Outcome, Shared, Subscription};
-use crate::target::{subscriber_node, Plan, TargetArgs, TargetKind};
+use crate::target::{publishing_node, subscriber_node, Plan, TargetArgs, TargetKind};
 
 /// File descriptors kept free for everything but the subscribers.
 const SPARE_FDS: u64 = 64;
@@ -130,6 +130,7 @@ pub async fn run(args: &FanoutArgs) -> Result<Report> {
         rooms: args.rooms,
         slots: Slots::new(args.message_count()),
         latency: Histogram::default(),
+        latency_cross: Histogram::default(),
         received: AtomicU64::new(0),
         attempts_done: AtomicU64::new(0),
         connected: (0..args.rooms).map(|_| AtomicU64::new(0)).collect(),
@@ -199,6 +200,7 @@ fn build_report(
         deliveries: Deliveries::count(marks.expected, &published_per_room(shared), outcomes),
         deliveries_per_second: deliveries_per_second(shared),
         latency_ms: shared.latency.summary(),
+        latency_ms_cross_node: (shared.latency_cross.summary().count > 0).then(|| shared.latency_cross.summary()),
         fanout_ms: fanout_completion(shared).summary(),
         fanout_incomplete: incomplete_messages(shared),
         server: server_figures(shared, marks),
@@ -256,9 +258,11 @@ fn spawn_subscribers(
         .map(|i| {
             let room = i % args.rooms;
             let node = subscriber_node(i, args.rooms, plan.sub_addrs.len());
+            let publishing = publishing_node(room, args.publishers.min(args.rooms), plan.pub_addrs.len());
             let sub = Subscription {
                 room,
                 addr: plan.sub_addrs[node].clone(),
+                cross_node: plan.sub_addrs[node].addr != plan.pub_addrs[publishing].addr,
                 request: requests[node][room].clone(),
                 connect_timeout: Duration::from_secs_f64(args.connect_timeout),
             };

@@ -35,6 +35,9 @@ pub struct Report {
     pub deliveries: Deliveries,
     pub deliveries_per_second: f64,
     pub latency_ms: Summary,
+    /// Deliveries to subscribers on another server than their room's publisher (several
+    /// servers given with --sub-base / --pub-base); `null` when there were none.
+    pub latency_ms_cross_node: Option<Summary>,
     pub fanout_ms: Summary,
     pub fanout_incomplete: usize,
     pub server: Server,
@@ -143,6 +146,16 @@ impl Report {
             ),
             ("deliveries per second", format!("{:.0}", self.deliveries_per_second)),
             ("latency ms", format!("p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}", l.p50, l.p90, l.p99, l.max)),
+            (
+                "  across servers",
+                match &self.latency_ms_cross_node {
+                    Some(c) => format!(
+                        "p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2} ({} deliveries)",
+                        c.p50, c.p90, c.p99, c.max, c.count
+                    ),
+                    None => "-".to_owned(),
+                },
+            ),
             (
                 "fan-out completion ms",
                 format!(

@@ -21,6 +21,8 @@ pub struct Shared {
     pub rooms: usize,
     pub slots: Slots,
     pub latency: Histogram,
+    /// Latency of the deliveries to subscribers on another server than the room's publisher.
+    pub latency_cross: Histogram,
     pub received: AtomicU64,
     /// Subscribers whose connection attempt ended (connected or failed).
     pub attempts_done: AtomicU64,
@@ -43,6 +45,8 @@ pub struct Outcome {
 /// Per-subscriber delivery accounting (sequence numbers are per room).
 #[derive(Default)]
 pub struct Tally {
+    /// Its deliveries also count as crossing servers.
+    cross_node: bool,
     seen: Vec<u64>,
     last: Option<u64>,
     pub unique: u64,
@@ -84,6 +88,9 @@ impl Tally {
             return;
         }
         shared.latency.record(now.saturating_sub(sent));
+        if self.cross_node {
+            shared.latency_cross.record(now.saturating_sub(sent));
+        }
         shared.slots.delivered(seq, now);
         shared.received.fetch_add(1, Relaxed);
         let position = (seq / shared.rooms) as u64;
@@ -107,6 +114,8 @@ impl Tally {
 pub struct Subscription {
     pub room: usize,
     pub addr: Url,
+    /// On another server than the one its room's messages are published on.
+    pub cross_node: bool,
     pub request: Arc<Vec<u8>>,
     pub connect_timeout: Duration,
 }
@@ -132,7 +141,12 @@ pub async fn run(sub: Subscription, shared: Arc<Shared>, gate: Arc<Semaphore>, s
     outcome.connected = true;
     outcome.connect_us = started.elapsed().as_micros() as u64;
     shared.connected[sub.room].fetch_add(1, Relaxed);
-    let mut body = Body { room: sub.room, framing, parser: Parser::new(), tally: Tally::default() };
+    let mut body = Body {
+        room: sub.room,
+        framing,
+        parser: Parser::new(),
+        tally: Tally { cross_node: sub.cross_node, ..Tally::default() },
+    };
     let result = body.pump(stream, &leftover, &shared, stop).await;
     match result {
         Ok(ended_early) => outcome.ended_early = ended_early,

@@ -88,6 +88,12 @@ pub fn lane_node(lane: usize, nodes: usize) -> usize {
     lane % nodes.max(1)
 }
 
+/// The server `room`'s messages are published on: each room has one publishing connection
+/// (`room mod lanes`, so that its messages commit in order).
+pub fn publishing_node(room: usize, lanes: usize, nodes: usize) -> usize {
+    lane_node(room % lanes.max(1), nodes)
+}
+
 enum Body {
     /// `{"room_id":ID,"content":TEXT}`
     CauserieJson(Vec<i64>),
@@ -297,5 +303,14 @@ mod tests {
     fn publishers_take_the_servers_in_turn() {
         assert_eq!((0..5).map(|lane| lane_node(lane, 2)).collect::<Vec<_>>(), [0, 1, 0, 1, 0]);
         assert_eq!((0..3).map(|lane| lane_node(lane, 1)).collect::<Vec<_>>(), [0, 0, 0]);
+        // 4 rooms over 2 connections over 2 servers; 3 rooms over 16 connections (3 used).
+        assert_eq!((0..4).map(|room| publishing_node(room, 2, 2)).collect::<Vec<_>>(), [0, 1, 0, 1]);
+        assert_eq!((0..3).map(|room| publishing_node(room, 3, 2)).collect::<Vec<_>>(), [0, 1, 0]);
+        // With two servers each side, half of every room's subscribers read on the other one.
+        let (rooms, nodes) = (3, 2);
+        let cross = (0..60)
+            .filter(|i| subscriber_node(*i, rooms, nodes) != publishing_node(i % rooms, rooms.min(16), nodes))
+            .count();
+        assert_eq!(cross, 30);
     }
 }

@@ -97,26 +97,28 @@ pub fn backup(url: &DatabaseUrl, dest: &Path) -> anyhow::Result<u64> {
 }
 
 /// Creates `dir` (or takes it when empty), readable by its owner only: it holds password
-/// and token hashes.
-fn prepare_export_dir(dir: &Path) -> anyhow::Result<()> {
-    match std::fs::read_dir(dir) {
+/// and token hashes. True when it was created.
+fn prepare_export_dir(dir: &Path) -> anyhow::Result<bool> {
+    let created = match std::fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
                 bail!("{} is not empty: export writes into a new or empty folder", dir.display());
             }
+            false
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            true
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
-    }
+    };
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restricting {}", dir.display()))?;
     }
-    Ok(())
+    Ok(created)
 }
 
 fn create_private(path: &Path) -> anyhow::Result<File> {
@@ -130,9 +132,24 @@ fn create_private(path: &Path) -> anyhow::Result<File> {
     options.open(path).with_context(|| format!("creating {}", path.display()))
 }
 
-/// `causerie export DIR`: every table from one snapshot of the database.
+/// `causerie export DIR`: every table from one snapshot of the database. An export that
+/// fails removes what it wrote.
 pub fn export(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest> {
-    prepare_export_dir(dir)?;
+    let created = prepare_export_dir(dir)?;
+    let written = write_export(settings, dir);
+    if written.is_err() {
+        for table in TABLES {
+            let _ = std::fs::remove_file(dir.join(format!("{table}.jsonl")));
+        }
+        let _ = std::fs::remove_file(dir.join(format!(".{MANIFEST}.partial")));
+        if created {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+    written
+}
+
+fn write_export(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest> {
     let db = settings.open_database(1)?;
     let mut conn = db.get()?;
     let backend = db.backend();

@@ -103,8 +103,10 @@ pub fn columns(conn: &mut DbConn, table: &str) -> anyhow::Result<Vec<Column>> {
 pub fn table_names(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
     let sql = match conn {
         DbConn::Sqlite(_) => {
-            "SELECT name AS line FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
-             AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name"
+            // Virtual tables (a full-text index) and their shadow tables are not data of their
+            // own: `pragma_table_list` tells them apart.
+            "SELECT name AS line FROM pragma_table_list WHERE schema = 'main' AND type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT LIKE '\\_\\_diesel%' ESCAPE '\\' ORDER BY name"
         }
         DbConn::Pg(_) => {
             "SELECT table_name::text AS line FROM information_schema.tables WHERE table_schema = current_schema() \
@@ -378,5 +380,26 @@ pub fn sqlite_check(path: &Path) -> anyhow::Result<()> {
             "the copy failed its check: {}",
             rows.into_iter().map(|r| r.line).collect::<Vec<_>>().join("; ")
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{DatabaseUrl, Db};
+
+    /// A full-text index (a virtual table and its shadow tables) is not data to move: it is
+    /// not among the tables an export must carry.
+    #[test]
+    fn full_text_indexes_are_not_tables_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("t.db").display())).unwrap();
+        let db = Db::connect(&url, 1).unwrap();
+        let mut conn = db.get().unwrap();
+        conn.batch_execute("CREATE VIRTUAL TABLE notes_fts USING fts5(body)").unwrap();
+        let names = table_names(&mut conn).unwrap();
+        let mut listed: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(names, listed);
     }
 }

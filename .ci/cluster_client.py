@@ -35,7 +35,7 @@ def stream(host, port, token, room, out_path, stop_path, quiet_after):
             if last_id is not None:
                 headers["Last-Event-ID"] = str(last_id)
             try:
-                conn = http.client.HTTPConnection(host, port, timeout=2)
+                conn = http.client.HTTPConnection(host, port, timeout=5)
                 conn.request("GET", "/chat/api/stream?room_id=%d" % room, headers=headers)
                 resp = conn.getresponse()
                 if resp.status != 200:
@@ -43,12 +43,11 @@ def stream(host, port, token, room, out_path, stop_path, quiet_after):
                 event = {}
                 while True:
                     try:
-                        line = resp.fp.readline()
+                        line = resp.readline()  # decodes chunked transfer encoding
                     except TimeoutError:
-                        if stop_exists(stop_path) and time.time() - last_event_at > quiet_after:
-                            out.write("# reconnects %d\n" % reconnects)
-                            return
-                        continue
+                        # Nothing for a while (the server pings less often): the reader is
+                        # unusable after a timeout, so reconnect by id, as after any end.
+                        break
                     if not line:
                         break
                     line = line.decode().rstrip("\r\n")

@@ -20,7 +20,7 @@ pg_url="${CLUSTER_PG_URL:-postgres://postgres@127.0.0.1:5432/test}"
 one_node="${CLUSTER_ONE_NODE:-0}"
 
 say() { echo "cluster: $*"; }
-fail() { echo "cluster: FAILED: $*" >&2; exit 1; }
+fail() { echo "cluster: FAILED: $*" >&2; keep=1; exit 1; }
 
 need_apt=()
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)

@@ -156,7 +156,7 @@ fn write_export(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest> {
     let mut manifest = dump::snapshot(&mut conn, |conn| {
         let mut tables = Vec::new();
         for table in TABLES {
-            let columns = dump::columns(conn, table)?;
+            let columns = dump::columns(conn, table).with_context(|| format!("reading the columns of {table}"))?;
             if columns.is_empty() {
                 bail!("the database has no table {table}");
             }
@@ -164,11 +164,12 @@ fn write_export(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest> {
             let path = dir.join(&file);
             let handle = create_private(&path)?;
             let mut out = BufWriter::new(handle);
-            let rows = dump::each_row(conn, table, &columns, |line| {
+            let rows = dump::each_row(conn, table, &columns, |line| -> anyhow::Result<()> {
                 out.write_all(line.as_bytes())?;
                 out.write_all(b"\n")?;
                 Ok(())
-            })?;
+            })
+            .with_context(|| format!("reading {table}"))?;
             let handle = out.into_inner().map_err(|e| e.into_error()).with_context(|| format!("writing {file}"))?;
             handle.sync_all().with_context(|| format!("writing {file}"))?;
             tables.push(TableEntry {
@@ -185,8 +186,8 @@ fn write_export(settings: &Settings, dir: &Path) -> anyhow::Result<Manifest> {
             source: backend_name(backend).into(),
             created_at: now_micros(),
             tables,
-            sequences: dump::sequences(conn)?,
-            last_event_id: dump::last_event_id(conn)?,
+            sequences: dump::sequences(conn).context("reading the id sequences")?,
+            last_event_id: dump::last_event_id(conn).context("reading the event log's bounds")?,
         })
     })?;
     manifest.created_at = now_micros();
@@ -304,7 +305,7 @@ pub fn import(settings: &Settings, dir: &Path) -> anyhow::Result<Vec<(String, u6
     let mut conn = db.get()?;
     dump::all_or_nothing(&mut conn, |conn| {
         for table in TABLES {
-            if dump::has_rows(conn, table)? {
+            if dump::has_rows(conn, table).with_context(|| format!("reading {table}"))? {
                 bail!(
                     "the database is not empty (table {table} has rows): import only into a new database; \
                      nothing was changed"
@@ -314,11 +315,15 @@ pub fn import(settings: &Settings, dir: &Path) -> anyhow::Result<Vec<(String, u6
         let mut counts = Vec::new();
         for name in TABLES {
             let Some(table) = manifest.tables.iter().find(|t| t.name == *name) else { continue };
-            let present: HashSet<String> = dump::columns(conn, name)?.into_iter().map(|c| c.name).collect();
+            let present: HashSet<String> = dump::columns(conn, name)
+                .with_context(|| format!("reading the columns of {name}"))?
+                .into_iter()
+                .map(|c| c.name)
+                .collect();
             if let Some(missing) = table.columns.iter().find(|c| !present.contains(*c)) {
                 bail!("{}: column {missing:?} does not exist in this database's {name}", table.file);
             }
-            dump::clear(conn, name)?;
+            dump::clear(conn, name).with_context(|| format!("clearing {name}"))?;
             let mut batch = String::from("[");
             let mut in_batch = 0usize;
             let mut inserted = 0u64;
@@ -327,7 +332,8 @@ pub fn import(settings: &Settings, dir: &Path) -> anyhow::Result<Vec<(String, u6
                     return anyhow::Ok(0u64);
                 }
                 batch.push(']');
-                let n = dump::insert_rows(conn, name, &table.columns, batch)?;
+                let n = dump::insert_rows(conn, name, &table.columns, batch)
+                    .with_context(|| format!("inserting into {name}"))?;
                 batch.clear();
                 batch.push('[');
                 *in_batch = 0;
@@ -351,9 +357,10 @@ pub fn import(settings: &Settings, dir: &Path) -> anyhow::Result<Vec<(String, u6
             counts.push((name.to_string(), inserted));
         }
         // Last: PostgreSQL's sequences do not roll back with the transaction.
-        dump::continue_events(conn, manifest.last_event_id)?;
+        dump::continue_events(conn, manifest.last_event_id).context("continuing the event ids")?;
         for name in TABLES {
-            dump::continue_sequence(conn, name, manifest.sequences.get(*name).copied().unwrap_or(0))?;
+            dump::continue_sequence(conn, name, manifest.sequences.get(*name).copied().unwrap_or(0))
+                .with_context(|| format!("continuing the ids of {name}"))?;
         }
         Ok(counts)
     })

@@ -8,17 +8,19 @@
 //! [`TABLES`] and nothing else. Values keep their JSON type: SQLite's 0/1 booleans are
 //! written as `true`/`false`, times are the stored microseconds, NULL is `null`.
 //!
-//! Used by the command line only: functions return `anyhow::Result`.
+//! Queries return `QueryResult` (the command line names what failed); opening and checking a
+//! SQLite file, like `Db::connect`, returns `anyhow::Result`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use anyhow::Context;
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
 
-use super::{events, DbConn};
+use anyhow::Context;
+
+use super::{events, DbConn, QueryError, QueryResult};
 
 /// Every table an export carries, parents before children: import inserts in this order,
 /// so that each row's references exist. A table added to the schema is added here (a test
@@ -84,8 +86,8 @@ fn quote(identifier: &str) -> String {
 }
 
 /// The columns of `table` in their declared order; empty when there is no such table.
-pub fn columns(conn: &mut DbConn, table: &str) -> anyhow::Result<Vec<Column>> {
-    let columns = match conn {
+pub fn columns(conn: &mut DbConn, table: &str) -> QueryResult<Vec<Column>> {
+    match conn {
         DbConn::Sqlite(c) => diesel::sql_query("SELECT name, type AS kind FROM pragma_table_info(?) ORDER BY cid")
             .bind::<Text, _>(table)
             .load::<Column>(c),
@@ -95,12 +97,11 @@ pub fn columns(conn: &mut DbConn, table: &str) -> anyhow::Result<Vec<Column>> {
         )
         .bind::<Text, _>(table)
         .load::<Column>(c),
-    };
-    columns.with_context(|| format!("reading the columns of {table}"))
+    }
 }
 
 /// The tables of the database other than the migrations' own and SQLite's internal ones.
-pub fn table_names(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
+pub fn table_names(conn: &mut DbConn) -> QueryResult<Vec<String>> {
     let sql = match conn {
         DbConn::Sqlite(_) => {
             // Virtual tables (a full-text index) and their shadow tables are not data of their
@@ -113,13 +114,16 @@ pub fn table_names(conn: &mut DbConn) -> anyhow::Result<Vec<String>> {
              AND table_type = 'BASE TABLE' AND table_name NOT LIKE '\\_\\_diesel%' ORDER BY table_name"
         }
     };
-    let rows: Vec<Line> = diesel::sql_query(sql).load(conn).context("listing the tables")?;
+    let rows: Vec<Line> = diesel::sql_query(sql).load(conn)?;
     Ok(rows.into_iter().map(|r| r.line).collect())
 }
 
 /// Runs `f` in one read transaction: every table is read from the same snapshot while the
 /// server keeps writing.
-pub fn snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> anyhow::Result<T>) -> anyhow::Result<T> {
+pub fn snapshot<T, E: From<QueryError>>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
     conn.transaction(|conn| {
         if let DbConn::Pg(c) = conn {
             c.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")?;
@@ -129,18 +133,21 @@ pub fn snapshot<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> anyhow::Res
 }
 
 /// Runs `f` in one write transaction: all of it is stored, or none.
-pub fn all_or_nothing<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> anyhow::Result<T>) -> anyhow::Result<T> {
+pub fn all_or_nothing<T, E: From<QueryError>>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
     conn.transaction(f)
 }
 
 /// Calls `each` with every row of `table` as one line of JSON, in primary-key order (by
 /// `id` in batches where the table has one).
-pub fn each_row(
+pub fn each_row<E: From<QueryError>>(
     conn: &mut DbConn,
     table: &str,
     columns: &[Column],
-    mut each: impl FnMut(&str) -> anyhow::Result<()>,
-) -> anyhow::Result<u64> {
+    mut each: impl FnMut(&str) -> Result<(), E>,
+) -> Result<u64, E> {
     let object = match conn {
         DbConn::Sqlite(_) => {
             let fields: Vec<String> = columns
@@ -186,7 +193,7 @@ pub fn each_row(
             #[diesel(sql_type = BigInt)]
             n: i64,
         }
-        let batch: Vec<Keyed> = diesel::sql_query(sql).load(conn).with_context(|| format!("reading {table}"))?;
+        let batch: Vec<Keyed> = diesel::sql_query(sql).load(conn)?;
         for row in &batch {
             each(&row.line)?;
             after = row.n;
@@ -200,29 +207,27 @@ pub fn each_row(
 }
 
 /// Whether `table` holds any row (the event counter: any but its first state).
-pub fn has_rows(conn: &mut DbConn, table: &str) -> anyhow::Result<bool> {
+pub fn has_rows(conn: &mut DbConn, table: &str) -> QueryResult<bool> {
     let sql = if table == COUNTER {
         format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM {} WHERE last_id <> 0 OR pruned_through <> 0", quote(table))
     } else {
         format!("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM (SELECT 1 FROM {} LIMIT 1) t", quote(table))
     };
-    let count: Count = diesel::sql_query(sql).get_result(conn).with_context(|| format!("reading {table}"))?;
+    let count: Count = diesel::sql_query(sql).get_result(conn)?;
     Ok(count.n > 0)
 }
 
 /// Removes every row of `table`: on import, the counter row a migration made.
-pub fn clear(conn: &mut DbConn, table: &str) -> anyhow::Result<()> {
-    diesel::sql_query(format!("DELETE FROM {}", quote(table)))
-        .execute(conn)
-        .with_context(|| format!("clearing {table}"))?;
+pub fn clear(conn: &mut DbConn, table: &str) -> QueryResult<()> {
+    diesel::sql_query(format!("DELETE FROM {}", quote(table))).execute(conn)?;
     Ok(())
 }
 
 /// Inserts rows given as a JSON array of objects (`[{"id":1,…},…]`) into these columns of
 /// `table`; a column missing from an object is NULL. Returns how many were inserted.
-pub fn insert_rows(conn: &mut DbConn, table: &str, columns: &[String], array: &str) -> anyhow::Result<usize> {
+pub fn insert_rows(conn: &mut DbConn, table: &str, columns: &[String], array: &str) -> QueryResult<usize> {
     let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
-    let inserted = match conn {
+    match conn {
         DbConn::Sqlite(c) => {
             let values: Vec<String> = columns
                 .iter()
@@ -244,20 +249,17 @@ pub fn insert_rows(conn: &mut DbConn, table: &str, columns: &[String], array: &s
             );
             diesel::sql_query(sql).bind::<Text, _>(array).execute(c)
         }
-    };
-    inserted.with_context(|| format!("inserting into {table}"))
+    }
 }
 
 /// The last value handed out by each table's id sequence (SQLite's `AUTOINCREMENT`,
 /// PostgreSQL's `BIGSERIAL`), so that ids of rows deleted before the export are not given
 /// again after the import.
-pub fn sequences(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
+pub fn sequences(conn: &mut DbConn) -> QueryResult<BTreeMap<String, i64>> {
     let mut found = BTreeMap::new();
     match conn {
         DbConn::Sqlite(c) => {
-            let rows: Vec<Sequence> = diesel::sql_query("SELECT name, seq AS value FROM sqlite_sequence")
-                .load(c)
-                .context("reading sqlite_sequence")?;
+            let rows: Vec<Sequence> = diesel::sql_query("SELECT name, seq AS value FROM sqlite_sequence").load(c)?;
             for row in rows {
                 if TABLES.contains(&row.name.as_str()) {
                     found.insert(row.name, row.value.unwrap_or(0));
@@ -274,8 +276,7 @@ pub fn sequences(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
                      FROM pg_get_serial_sequence($1, 'id') s WHERE s IS NOT NULL",
                 )
                 .bind::<Text, _>(*table)
-                .load(conn)
-                .with_context(|| format!("reading the id sequence of {table}"))?;
+                .load(conn)?;
                 for row in rows {
                     found.insert(row.name, row.value.unwrap_or(0));
                 }
@@ -286,17 +287,16 @@ pub fn sequences(conn: &mut DbConn) -> anyhow::Result<BTreeMap<String, i64>> {
 }
 
 /// Makes `table`'s next id come after `at_least` and after every id it holds.
-pub fn continue_sequence(conn: &mut DbConn, table: &str, at_least: i64) -> anyhow::Result<()> {
+pub fn continue_sequence(conn: &mut DbConn, table: &str, at_least: i64) -> QueryResult<()> {
     let has_id = columns(conn, table)?.iter().any(|c| c.name == "id");
     if !has_id {
         return Ok(());
     }
     let newest: Count =
         diesel::sql_query(format!("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) AS n FROM {}", quote(table)))
-            .get_result(conn)
-            .with_context(|| format!("reading {table}"))?;
+            .get_result(conn)?;
     let value = newest.n.max(at_least);
-    let result = match conn {
+    match conn {
         DbConn::Sqlite(c) => {
             #[derive(QueryableByName)]
             struct Auto {
@@ -336,23 +336,21 @@ pub fn continue_sequence(conn: &mut DbConn, table: &str, at_least: i64) -> anyho
             .execute(c)
             .map(|_| ())
         }
-    };
-    result.with_context(|| format!("continuing the ids of {table}"))
+    }
 }
 
 /// The newest event id handed out (a resume id any stream may hold).
-pub fn last_event_id(conn: &mut DbConn) -> anyhow::Result<i64> {
-    let (_, last) = events::bounds(conn).context("reading the event log's bounds")?;
+pub fn last_event_id(conn: &mut DbConn) -> QueryResult<i64> {
+    let (_, last) = events::bounds(conn)?;
     Ok(last)
 }
 
 /// Makes new events take ids after `last_id`, on either backend.
-pub fn continue_events(conn: &mut DbConn, last_id: i64) -> anyhow::Result<()> {
+pub fn continue_events(conn: &mut DbConn, last_id: i64) -> QueryResult<()> {
     diesel::sql_query(format!(
         "UPDATE {COUNTER} SET last_id = CASE WHEN last_id > {last_id} THEN last_id ELSE {last_id} END"
     ))
-    .execute(conn)
-    .context("continuing the event counter")?;
+    .execute(conn)?;
     continue_sequence(conn, "chat_events", last_id)
 }
 

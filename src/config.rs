@@ -39,6 +39,8 @@ pub struct Settings {
     /// Other changes per user per minute: edits, deletes, read marks, joins and leaves,
     /// member and room changes, tokens, accounts (0 = off).
     pub actions_per_minute: u32,
+    /// Message searches per user per minute (0 = off).
+    pub search_per_minute: u32,
     /// Failed logins per client address and username per minute before 429.
     pub login_attempts_per_minute: u32,
     /// Failed logins per client address per minute, whatever the usernames, before 429.
@@ -108,6 +110,7 @@ impl Default for Settings {
             default_permissions: "chat.read,chat.create,chat.update,chat.delete".into(),
             rate_limit_per_minute: 600,
             actions_per_minute: 600,
+            search_per_minute: 120,
             login_attempts_per_minute: 10,
             login_attempts_per_address_per_minute: 30,
             trusted_proxies: String::new(),

@@ -193,6 +193,7 @@ fn spawn_housekeeping(chat: web::Data<Chat>) {
         loop {
             tick.tick().await;
             chat.actions.forget_idle();
+            chat.searches.forget_idle();
             let retention = chat.settings.event_retention_hours as i64 * 3600 * 1_000_000;
             let db = chat.db.clone();
             let result = db

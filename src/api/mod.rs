@@ -12,6 +12,7 @@ pub mod ops;
 pub mod respond;
 pub mod rooms;
 pub mod routes;
+pub mod search;
 pub mod stream;
 pub mod web_client;
 

@@ -30,7 +30,9 @@ const PROSE: &str = include_str!("openapi.md");
         MemberChanged,
         Typing,
         CreatedToken,
-        TokenInfo
+        TokenInfo,
+        SearchResult,
+        SearchResults
     ))
 )]
 struct Doc;
@@ -65,6 +67,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("patch", "/chat/api/messages/{id}", "Edit my message", "EditMessageRequest", 200, "Message"),
     ("delete", "/chat/api/messages/{id}", "Delete a message (soft)", "", 204, ""),
     ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),
+    ("get", "/chat/api/search", "Search the messages of my rooms, newest first (?q= required, ?room_id=, ?from=, ?before=, ?limit= 1-50, default 20)", "", 200, "SearchResults"),
     ("get", "/chat/api/attachments/{id}", "Download a file (ranges, ETag)", "", 200, "file"),
     ("get", "/chat/api/attachments/{id}/thumbnail", "An image's thumbnail", "", 200, "image"),
     ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=); the events are listed in the description", "", 200, "text/event-stream"),
@@ -254,6 +257,17 @@ fn query_parameters(path: &str) -> Vec<Value> {
             param("limit", json!({"type": "integer", "format": "int64", "minimum": 1}), "default 50; above 100 is 100"),
         ],
         "/chat/api/rooms/{id}/attachments" => vec![param("before", id(), "files with a lower id")],
+        "/chat/api/search" => vec![
+            param(
+                "q",
+                json!({"type": "string", "minLength": 1, "maxLength": 200}),
+                "required: 1-200 characters, at most 20 words; words match by prefix, \"quoted words\" as a phrase, every other character is text",
+            ),
+            param("room_id", id(), "only this room (one I am a member of, else 404)"),
+            param("from", id(), "only messages sent by this user"),
+            param("before", id(), "only messages with a lower id (the next page)"),
+            param("limit", json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 50}), "default 20; outside 1-50 is 400"),
+        ],
         "/chat/api/stream" => vec![
             param("room_id", id(), "one room instead of all of mine"),
             param("last_event_id", json!({"type": "string"}), "resume after this event id, as Last-Event-ID does"),

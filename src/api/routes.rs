@@ -4,7 +4,7 @@ use actix_web::error::PathError;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
-use super::{admin, attachments, auth, members, messages, openapi, ops, rooms, stream};
+use super::{admin, attachments, auth, members, messages, openapi, ops, rooms, search, stream};
 use crate::error::{ApiError, ApiResult};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -58,6 +58,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::delete().to(messages::delete)),
                 )
                 .service(web::resource("/messages/{id}/reads").route(web::get().to(messages::receipts)))
+                .service(web::resource("/search").route(web::get().to(search::messages)))
                 .service(
                     web::resource("/attachments/{id}")
                         .wrap(from_fn(attachments::ignore_malformed_ranges))

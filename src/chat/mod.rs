@@ -10,6 +10,7 @@ pub mod members;
 pub mod messages;
 pub mod reads;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod streams;
 pub mod users;
@@ -43,6 +44,8 @@ pub struct Chat {
     pub limits: Arc<Limits>,
     /// The per-user budget of changes other than messages and typing.
     pub actions: Arc<ActionBudget>,
+    /// The per-user budget of searches.
+    pub searches: Arc<ActionBudget>,
     /// Who is signed in, remembered for a while without asking the database.
     pub auth_cache: Arc<AuthCache>,
     /// The memory that image work may use at once.
@@ -63,6 +66,7 @@ impl Chat {
                 settings.login_attempts_per_address_per_minute,
             )),
             actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
+            searches: Arc::new(ActionBudget::new(settings.search_per_minute)),
             hub: Hub::new(settings.channel_capacity, StreamLimits::of(&settings)),
             images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
             verifier: Arc::new(Verifier::per_core()),

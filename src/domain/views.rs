@@ -148,3 +148,20 @@ pub struct TokenInfo {
     pub created_at: String,
     pub last_used_at: Option<String>,
 }
+
+/// A message found by search, with an excerpt of it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchResult {
+    pub message: Message,
+    /// At most 300 characters of the message, HTML-escaped, each match in `<mark>`…`</mark>`
+    /// (the only markup); `…` where the text was cut.
+    pub highlight: String,
+}
+
+/// A page of search results, newest first.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub results: Vec<SearchResult>,
+    /// Older results lie beyond: ask again with `before` = the last result's id.
+    pub has_more: bool,
+}

@@ -36,6 +36,7 @@ pub mod models;
 pub mod reads;
 pub mod rooms;
 pub mod schema;
+pub mod search;
 pub mod tokens;
 pub mod types;
 pub mod users;

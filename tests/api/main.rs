@@ -18,6 +18,7 @@ mod permissions;
 mod replay;
 mod revocation;
 mod rooms;
+mod search;
 mod stream;
 mod stream_paths;
 mod transfer;

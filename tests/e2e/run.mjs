@@ -917,3 +917,76 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+describe('message search', { timeout: 6 * 60_000 }, () => {
+  let page;
+
+  before(async () => {
+    await startServer();
+    await seed();
+    await postMessage('bob', ids.project.id, 'The <b>deployment</b> went fine at the café');
+    await postMessage('bob', ids.side.id, 'nothing to see here');
+    proxy = await startProxy(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    page = await newPage('alice');
+    who.set(page, 'alice');
+    await signIn(page, 'alice');
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await cleanup();
+  }, { timeout: 30_000 });
+
+  const box = () => page.getByRole('searchbox', { name: 'Search messages' });
+  const panel = () => page.getByRole('region', { name: 'Search results' });
+
+  it('finds messages by prefix and without accents, with the matches highlighted', { timeout: STEP_MS }, async () => {
+    await ready(page, 'Side');
+    await box().fill('DEPLOY cafe');
+    await box().press('Enter');
+    const hit = panel().getByRole('button', { name: /went fine at the café/ });
+    await hit.waitFor();
+    assert.equal(await panel().locator(sel('search-result')).count(), 1, 'one result');
+    assert.deepEqual(await hit.locator('mark').allTextContents(), ['deployment', 'café']);
+    assert.match(await hit.textContent(), /The <b>deployment<\/b> went fine/, 'markup in a message shows as text');
+    assert.equal(await hit.locator('b').count(), 0, 'no element from the message text');
+    assert.match(await panel().getByRole('status').textContent(), /1 message found/);
+
+    await box().fill('zzz-nothing');
+    await box().press('Enter');
+    await eventually(async () => /no messages found/i.test(await panel().getByRole('status').textContent()),
+      { message: 'no results said in words' });
+    await box().press('Escape');
+    assert.equal(await panel().count(), 0, 'Escape closes the results');
+  });
+
+  it('opens the room of a result at that message, loading older pages as needed', { timeout: STEP_MS }, async () => {
+    await ready(page, 'Project');
+    await box().fill('"archive message 7"');
+    await box().press('Enter');
+    const hit = panel().getByRole('button', { name: /archive message 7$/ });
+    await hit.waitFor();
+    await hit.click();
+    await eventually(async () => (await page.locator(sel('chat-title')).textContent()) === 'Archive',
+      { message: 'the Archive room open' });
+    const target = messageWith(page, /^archive message 7$/);
+    await eventually(async () => (await target.count()) === 1, { timeout: 30_000, message: 'message 7 loaded' });
+    await eventually(() => target.evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const s = document.querySelector('[data-testid="message-list"]').getBoundingClientRect();
+      return r.top >= s.top && r.bottom <= s.bottom && el.classList.contains('flash')
+        && document.activeElement === el;
+    }), { message: 'message 7 in view, highlighted and focused' });
+    assert.ok(page.url().endsWith(`#/room/${ids.archive.id}`), page.url());
+  });
+
+  it('raised no uncaught error in the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

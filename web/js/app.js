@@ -12,6 +12,7 @@ import { initSidebar, renderMe, setConnectionDot } from './views/sidebar.js';
 import * as chat from './views/chat.js';
 import * as composer from './views/composer.js';
 import { initInfo } from './views/info.js';
+import { initSearch } from './views/search.js';
 
 const MOBILE = window.matchMedia('(max-width: 767.98px)');
 const STREAM_OPEN_WAIT_MS = 3000;
@@ -34,6 +35,7 @@ function init() {
     onEditLast: chat.editLast,
   });
   initInfo({ onLeft: () => navigate(null), onClose: () => setPanel(null) });
+  initSearch({ openAt: openAtMessage });
   setUnauthenticatedHandler(sessionEnded);
   onRoomsChanged(updateTitle);
 
@@ -176,6 +178,17 @@ function navigate(id) {
   } else if (chat.currentRoomId() !== id) {
     route();
   }
+}
+
+/** Opens a room (unless it is open) scrolled to one of its messages: a search result. */
+async function openAtMessage(roomId, messageId) {
+  setPanel(null);
+  if (chat.currentRoomId() !== roomId) {
+    history.pushState(null, '', `#/room/${roomId}`);
+    await chat.openRoom(roomId);
+    updateTitle();
+  }
+  await chat.jumpToMessage(messageId);
 }
 
 /** Overlay panels of the small layouts: 'rooms', 'info' or none. */

@@ -1,0 +1,226 @@
+//! Search latency over a large history: `cargo bench --bench search` fills a database with
+//! 100,000 messages (50 rooms, the searcher in 10 of them) and times `chat::search::search`
+//! (the use case behind `GET /chat/api/search`: the full-text query, the membership filter,
+//! the views and the highlights) for a mix of queries, then prints p50 / p95 / max per kind
+//! of query. SQLite always; PostgreSQL too when `CAUSERIE_BENCH_POSTGRES_URL` names a
+//! database whose user may create databases (a scratch database is made and dropped).
+//!
+//! Without `--bench` (`cargo test --bench search`, as CI runs it) it makes 2,000 messages
+//! and runs each query a few times: a check that the bench works, not a measurement.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use causerie::chat::search::{search, SearchRequest};
+use causerie::chat::{Actor, Chat};
+use causerie::config::Settings;
+use causerie::domain::{Permission, RoomId, UserId};
+use causerie::store::{DatabaseUrl, Db};
+use diesel::connection::SimpleConnection;
+
+const ROOMS: i64 = 50;
+const MY_ROOMS: i64 = 10;
+
+/// A small deterministic generator (xorshift), so every run searches the same history.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// Skewed towards small indexes, as word frequencies are.
+    fn skewed(&mut self, n: usize) -> usize {
+        let u = (self.next() % 1_000_000) as f64 / 1_000_000.0;
+        ((u * u * u) * n as f64) as usize
+    }
+}
+
+fn vocabulary() -> Vec<String> {
+    const SYLLABLES: [&str; 24] = [
+        "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "de", "pa", "ré", "ço", "bu", "fe", "gi", "ho", "ja", "ké",
+        "li", "mo", "nu", "pé", "qui", "zo",
+    ];
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut words = Vec::new();
+    while words.len() < 3000 {
+        let n = 2 + rng.below(3);
+        let word: String = (0..n).map(|_| SYLLABLES[rng.below(SYLLABLES.len())]).collect();
+        if !words.contains(&word) {
+            words.push(word);
+        }
+    }
+    words
+}
+
+fn message(rng: &mut Rng, words: &[String]) -> String {
+    let n = 5 + rng.below(16);
+    let mut text: Vec<&str> = (0..n).map(|_| words[rng.skewed(words.len())].as_str()).collect();
+    if rng.below(10) == 0 {
+        text.push("(see https://example.com/docs?id=42)");
+    }
+    text.join(" ")
+}
+
+/// Fills the database: users, rooms, memberships, then the messages in transactions of
+/// 5,000 (the search index is kept by the migration's triggers or generated column).
+fn fill(db: &Db, messages: usize, words: &[String]) -> Duration {
+    let mut conn = db.get().expect("connection");
+    let mut sql = String::from(
+        "INSERT INTO users (id, username, display_name, password_hash, is_admin, disabled, created_at) VALUES \
+         (1000, 'searcher', 'Searcher', 'x', false, false, 0), (1001, 'other', 'Other', 'x', false, false, 0);",
+    );
+    for room in 1..=ROOMS {
+        sql += &format!(
+            "INSERT INTO chat_rooms (id, name, room_type, created_by_id, created_at, updated_at, last_activity_at) \
+             VALUES ({room}, 'room {room}', 'group', 1001, 0, 0, 0); \
+             INSERT INTO chat_room_members (room_id, user_id, role, joined_at) VALUES ({room}, 1001, 'admin', 0);"
+        );
+        if room <= MY_ROOMS {
+            sql += &format!(
+                "INSERT INTO chat_room_members (room_id, user_id, role, joined_at) VALUES ({room}, 1000, 'member', 0);"
+            );
+        }
+    }
+    conn.batch_execute(&sql).expect("users and rooms");
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let started = Instant::now();
+    let mut id = 0usize;
+    while id < messages {
+        let mut batch = String::from(
+            "BEGIN; INSERT INTO chat_messages (room_id, sender_id, content, message_type, created_at) VALUES ",
+        );
+        for i in 0..5000.min(messages - id) {
+            let room = 1 + rng.below(ROOMS as usize);
+            let sender = if rng.below(2) == 0 { 1000 } else { 1001 };
+            let text = message(&mut rng, words).replace('\'', "''");
+            if i > 0 {
+                batch.push(',');
+            }
+            batch += &format!("({room}, {sender}, '{text}', 'text', {})", id as i64 * 1000);
+            id += 1;
+        }
+        batch.push_str("; COMMIT;");
+        conn.batch_execute(&batch).expect("messages");
+    }
+    started.elapsed()
+}
+
+/// The kinds of query timed, from the vocabulary by frequency rank.
+fn queries(words: &[String]) -> Vec<(&'static str, String)> {
+    let prefix = |w: &str| w.chars().take(3).collect::<String>();
+    vec![
+        ("common word", words[0].clone()),
+        ("frequent word", words[20].clone()),
+        ("mid word", words[400].clone()),
+        ("rare word", words[2900].clone()),
+        ("3-letter prefix", prefix(&words[5])),
+        ("two words", format!("{} {}", words[3], words[40])),
+        ("phrase", format!("\"{} {}\"", words[0], words[1])),
+        (
+            "accent-free spelling",
+            words.iter().find(|w| w.contains('é')).map(|w| w.replace('é', "e")).unwrap_or_default(),
+        ),
+        ("no match", "zzzyx".to_owned()),
+        ("punctuation", "https://example.com".to_owned()),
+    ]
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn run(backend: &str, url: &str, messages: usize, rounds: usize) {
+    let db = Db::connect(&DatabaseUrl::parse(url).expect("database url"), 4).expect("database");
+    let words = vocabulary();
+    let took = fill(&db, messages, &words);
+    if backend == "PostgreSQL" {
+        // What autovacuum does after this many inserts; the planner needs the statistics.
+        db.get().expect("connection").batch_execute("ANALYZE").expect("analyze");
+    }
+    println!(
+        "{backend}: {messages} messages stored in {:.1} s ({:.0} messages/s, index included, batches of 5,000)",
+        took.as_secs_f64(),
+        messages as f64 / took.as_secs_f64()
+    );
+    let settings = Settings { search_per_minute: 0, ..Settings::default() };
+    let chat = Chat::new(Arc::new(settings), db);
+    let searcher = Actor {
+        id: UserId(1000),
+        display_name: "Searcher".into(),
+        is_admin: false,
+        permissions: vec![Permission::Read],
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let mut all = Vec::new();
+    println!("| {backend} query | results | p50 ms | p95 ms | max ms |");
+    println!("|---|---|---|---|---|");
+    for (kind, q) in queries(&words) {
+        for filter_room in [None, Some(RoomId(1))] {
+            let mut times = Vec::with_capacity(rounds);
+            let mut found = 0;
+            for _ in 0..rounds {
+                let request = SearchRequest { q: Some(q.clone()), room_id: filter_room, ..SearchRequest::default() };
+                let started = Instant::now();
+                let page = runtime.block_on(search(&chat, searcher.clone(), request)).expect("search");
+                times.push(started.elapsed());
+                found = page.results.len();
+            }
+            times.sort();
+            all.extend_from_slice(&times);
+            let label = if filter_room.is_some() { format!("{kind}, one room") } else { kind.to_owned() };
+            println!(
+                "| {label} (`{q}`) | {found} | {} | {} | {} |",
+                ms(percentile(&times, 0.5)),
+                ms(percentile(&times, 0.95)),
+                ms(times[times.len() - 1])
+            );
+        }
+    }
+    all.sort();
+    println!(
+        "{backend}: all {} searches: p50 {} ms, p95 {} ms, p99 {} ms",
+        all.len(),
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.95)),
+        ms(percentile(&all, 0.99))
+    );
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (messages, rounds) = if full { (100_000, 40) } else { (2_000, 3) };
+    let dir = std::env::temp_dir().join(format!("causerie-bench-search-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    run("SQLite", &format!("sqlite://{}/search.db", dir.display()), messages, rounds);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let Some(base) = std::env::var("CAUSERIE_BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
+        println!("PostgreSQL skipped: CAUSERIE_BENCH_POSTGRES_URL is not set");
+        return;
+    };
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    causerie::store::prepare_postgres();
+    let name = format!("causerie_bench_search_{}", std::process::id());
+    let mut admin = PgConnection::establish(&base).expect("CAUSERIE_BENCH_POSTGRES_URL answers");
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create database");
+    let (prefix, _) = base.rsplit_once('/').expect("a database URL ends in /DBNAME");
+    let url = format!("{prefix}/{name}");
+    let outcome = std::panic::catch_unwind(|| run("PostgreSQL", &url, messages, rounds));
+    let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}

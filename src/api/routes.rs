@@ -59,6 +59,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(web::resource("/messages/{id}/reads").route(web::get().to(messages::receipts)))
                 .service(
+                    web::resource("/messages/{id}/reactions/{emoji}")
+                        .route(web::put().to(messages::add_reaction))
+                        .route(web::delete().to(messages::remove_reaction)),
+                )
+                .service(
+                    web::resource("/messages/{id}/pin")
+                        .route(web::put().to(messages::pin))
+                        .route(web::delete().to(messages::unpin)),
+                )
+                .service(web::resource("/rooms/{id}/pins").route(web::get().to(messages::pins)))
+                .service(
                     web::resource("/attachments/{id}")
                         .wrap(from_fn(attachments::ignore_malformed_ranges))
                         .route(web::get().to(attachments::download)),

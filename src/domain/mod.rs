@@ -4,6 +4,7 @@ pub mod events;
 pub mod ids;
 pub mod input;
 pub mod permissions;
+pub mod reactions;
 pub mod views;
 
 pub use events::{EventKind, PassingEvent, RoomEvent};

@@ -32,6 +32,8 @@ pub mod attachments;
 pub mod events;
 pub mod messages;
 pub mod models;
+pub mod pins;
+pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod schema;

@@ -167,3 +167,23 @@ pub fn member_record(conn: &mut DbConn, room_id: RoomId, user_id: UserId) -> Que
         .select((MemberRow::as_select(), users::username, users::display_name))
         .get_result(conn)
 }
+
+/// The members of every room that any of these users is in, as `(room, user)`: who shares
+/// a room with them. Two queries for a whole batch of presence changes.
+pub fn members_of_rooms_of(conn: &mut DbConn, people: &[UserId]) -> QueryResult<Vec<(RoomId, UserId)>> {
+    if people.is_empty() {
+        return Ok(Vec::new());
+    }
+    let theirs: Vec<RoomId> = chat_room_members::table
+        .filter(chat_room_members::user_id.eq_any(people))
+        .select(chat_room_members::room_id)
+        .distinct()
+        .load(conn)?;
+    if theirs.is_empty() {
+        return Ok(Vec::new());
+    }
+    chat_room_members::table
+        .filter(chat_room_members::room_id.eq_any(theirs))
+        .select((chat_room_members::room_id, chat_room_members::user_id))
+        .load(conn)
+}

@@ -94,7 +94,13 @@ fn get_or_head() -> impl actix_web::guard::Guard {
     actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head())
 }
 
-async fn not_found() -> ApiResult<actix_web::HttpResponse> {
+async fn not_found(req: actix_web::HttpRequest) -> ApiResult<actix_web::HttpResponse> {
+    // A reaction with an empty emoji matches no route (a segment is never empty), but it is
+    // a bad emoji rather than an unknown endpoint.
+    let path = req.path();
+    if path.starts_with("/chat/api/messages/") && path.ends_with("/reactions/") && path.matches('/').count() == 6 {
+        return Err(ApiError::invalid("emoji: must be exactly one emoji"));
+    }
     Err(ApiError::NotFound("no such endpoint".into()))
 }
 

@@ -23,11 +23,8 @@ pub async fn set(chat: &Chat, user: Actor, id: MessageId, pin: bool) -> ApiResul
         if message.is_deleted {
             return Err(ApiError::invalid("message_id: the message was deleted"));
         }
-        let changed = if pin {
-            pins::pin(tx, id, message.room_id, user.id, now_micros())?
-        } else {
-            pins::unpin(tx, id)?
-        };
+        let changed =
+            if pin { pins::pin(tx, id, message.room_id, user.id, now_micros())? } else { pins::unpin(tx, id)? };
         if changed {
             let view = views::message(tx, &message)?;
             tx.record(RoomEvent::MessageUpdated(view))?;

@@ -26,7 +26,8 @@ pub fn spawn_announcer(chat: Chat) {
     });
 }
 
-async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
+/// Tells the streams of those who share a room with each changed user, once per stream.
+pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
     // The latest state of each user wins.
     let mut latest: HashMap<i64, bool> = HashMap::new();
     for (user, online) in changes {

@@ -971,9 +971,9 @@ describe('reactions, pins and presence', { timeout: 8 * 60_000 }, () => {
     const text = 'React to this, please';
     const mine = await waitForMessage(alice, text);
     await mine.hover();
-    await mine.getByRole('button', { name: 'Add reaction' }).click();
+    await mine.getByRole('button', { name: 'Add reaction', exact: true }).click();
     const picker = alice.getByRole('group', { name: 'Choose a reaction' });
-    await picker.getByRole('button', { name: '👍' }).click();
+    await picker.getByRole('button', { name: '👍', exact: true }).click();
     await eventually(async () => (await chip(bob, text, '👍').count()) === 1, { message: 'bob sees the reaction' });
     assert.match(await chip(bob, text, '👍').getAttribute('aria-label'), /^👍 1, by Alice Martin$/);
     assert.equal(await chip(bob, text, '👍').getAttribute('aria-pressed'), 'false');
@@ -1005,12 +1005,12 @@ describe('reactions, pins and presence', { timeout: 8 * 60_000 }, () => {
     const text = 'React to this, please';
     const message = await waitForMessage(alice, text);
     await message.hover();
-    await message.getByRole('button', { name: 'Pin' }).click();
+    await message.getByRole('button', { name: 'Pin', exact: true }).click();
     await eventually(async () => (await pinned.locator(sel('pin-item')).count()) === 1, { message: 'the pin reaches bob\'s panel' });
     assert.match(await pinned.locator(sel('pin-item')).textContent(), /React to this, please/);
 
     await message.hover();
-    await message.getByRole('button', { name: 'Unpin' }).click();
+    await message.getByRole('button', { name: 'Unpin', exact: true }).click();
     await eventually(async () => (await pinned.locator(sel('pin-item')).count()) === 0, { message: 'the unpin reaches bob' });
     await bob.locator(sel('info-close')).click().catch(() => {});
   });

@@ -40,7 +40,8 @@ export function renderMessage(msg, ctx) {
     if (msg.content) body.append(h('div', { class: 'msg-text', testid: 'message-text' }, linkify(msg.content)));
     if (msg.attachments?.length) body.append(renderAttachments(msg.attachments, ctx));
     if (msg.pinned_at) body.append(h('p', { class: 'msg-pinned muted small', testid: 'message-pinned' }, icon('pin', 12), ' Pinned'));
-    if (ctx.nameOf) body.append(renderReactions(msg, ctx));
+    const chips = ctx.nameOf ? renderReactions(msg, ctx) : null;
+    if (chips) body.append(chips);
   }
 
   el.append(avatar(msg.sender_name, msg.sender_name), body);

@@ -169,21 +169,28 @@ pub fn member_record(conn: &mut DbConn, room_id: RoomId, user_id: UserId) -> Que
 }
 
 /// The members of every room that any of these users is in, as `(room, user)`: who shares
-/// a room with them. Two queries for a whole batch of presence changes.
+/// a room with them. Two queries per thousand users, for a whole batch of presence changes
+/// (bound parameters are limited in number).
 pub fn members_of_rooms_of(conn: &mut DbConn, people: &[UserId]) -> QueryResult<Vec<(RoomId, UserId)>> {
-    if people.is_empty() {
-        return Ok(Vec::new());
+    const CHUNK: usize = 1000;
+    let mut theirs: Vec<RoomId> = Vec::new();
+    for chunk in people.chunks(CHUNK) {
+        let found: Vec<RoomId> = chat_room_members::table
+            .filter(chat_room_members::user_id.eq_any(chunk))
+            .select(chat_room_members::room_id)
+            .distinct()
+            .load(conn)?;
+        theirs.extend(found);
     }
-    let theirs: Vec<RoomId> = chat_room_members::table
-        .filter(chat_room_members::user_id.eq_any(people))
-        .select(chat_room_members::room_id)
-        .distinct()
-        .load(conn)?;
-    if theirs.is_empty() {
-        return Ok(Vec::new());
+    theirs.sort_unstable_by_key(|r| r.get());
+    theirs.dedup();
+    let mut pairs = Vec::new();
+    for chunk in theirs.chunks(CHUNK) {
+        let found: Vec<(RoomId, UserId)> = chat_room_members::table
+            .filter(chat_room_members::room_id.eq_any(chunk))
+            .select((chat_room_members::room_id, chat_room_members::user_id))
+            .load(conn)?;
+        pairs.extend(found);
     }
-    chat_room_members::table
-        .filter(chat_room_members::room_id.eq_any(theirs))
-        .select((chat_room_members::room_id, chat_room_members::user_id))
-        .load(conn)
+    Ok(pairs)
 }

@@ -94,12 +94,12 @@ function initKeyboard(items) {
   // The focused message's actions join the tab order; the others stay out.
   items.addEventListener('focusin', (e) => {
     const msg = e.target.closest('.msg');
-    if (msg) for (const b of msg.querySelectorAll('.msg-actions button')) b.tabIndex = 0;
+    if (msg) for (const b of msg.querySelectorAll('.msg-actions button, .reaction-chip')) b.tabIndex = 0;
   });
   items.addEventListener('focusout', (e) => {
     const msg = e.target.closest('.msg');
     if (msg && !msg.contains(e.relatedTarget)) {
-      for (const b of msg.querySelectorAll('.msg-actions button')) b.tabIndex = -1;
+      for (const b of msg.querySelectorAll('.msg-actions button, .reaction-chip')) b.tabIndex = -1;
     }
   });
 }

@@ -33,7 +33,8 @@ export function renderReactions(msg, ctx) {
     const names = r.user_ids.map((id) => (id === ctx.meId ? 'you' : ctx.nameOf(id))).join(', ');
     return h('li', {},
       h('button', {
-        class: `reaction-chip${mine ? ' mine' : ''}`, type: 'button', testid: 'reaction-chip',
+        // Out of the tab order until their message has focus, like its actions (see chat.js).
+        class: `reaction-chip${mine ? ' mine' : ''}`, type: 'button', tabindex: '-1', testid: 'reaction-chip',
         'data-emoji': r.emoji, 'aria-pressed': mine ? 'true' : 'false',
         'aria-label': `${r.emoji} ${r.count}, by ${names}`,
         onclick: () => ctx.onToggleReaction(msg, r.emoji, mine),

@@ -70,6 +70,9 @@ pub struct Settings {
     pub image_memory_mib: u64,
     pub sse_ping_seconds: u64,
     pub sse_retry_ms: u64,
+    /// How long a user stays online after their last stream closes, in milliseconds, so
+    /// that a reconnect does not flap.
+    pub presence_grace_ms: u64,
     /// Events buffered per room channel before a slow stream catches up from the database.
     pub channel_capacity: usize,
     /// Event streams one user may have open at once; the next one gets 429.
@@ -126,6 +129,7 @@ impl Default for Settings {
             image_memory_mib: 512,
             sse_ping_seconds: 15,
             sse_retry_ms: 3000,
+            presence_grace_ms: 20_000,
             channel_capacity: 1024,
             streams_per_user: 32,
             max_streams: 0,
@@ -225,6 +229,7 @@ impl Settings {
             ("image_memory_mib", self.image_memory_mib),
             ("streams_per_user", self.streams_per_user as u64),
             ("sse_ping_seconds", self.sse_ping_seconds),
+            ("presence_grace_ms", self.presence_grace_ms),
             ("channel_capacity", self.channel_capacity as u64),
             ("event_retention_hours", self.event_retention_hours),
             ("typing_per_minute", self.typing_per_minute as u64),
@@ -261,6 +266,10 @@ impl Settings {
 
     pub fn bind_addr(&self) -> Option<SocketAddr> {
         self.bind.to_socket_addrs().ok()?.next()
+    }
+
+    pub fn presence_grace(&self) -> Duration {
+        Duration::from_millis(self.presence_grace_ms)
     }
 
     pub fn ping_interval(&self) -> Duration {

@@ -43,6 +43,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let chat = web::Data::new(chat);
         chat.hub.keep_alive(chat.settings.ping_interval());
+        crate::chat::presence::spawn_announcer(chat.get_ref().clone());
         let server = serve(listener, chat.clone())?;
         spawn_housekeeping(chat.clone());
         Ok(Self { port, server, chat })

@@ -9,7 +9,7 @@ use super::{created, no_content, ok, Json, Query};
 use crate::auth::CurrentUser;
 use crate::chat::messages::{Draft, PageRequest};
 use crate::chat::Chat;
-use crate::chat::{messages, reads};
+use crate::chat::{messages, pins, reactions, reads};
 use crate::domain::{parse_json, MessageId, RoomId};
 use crate::error::ApiResult;
 
@@ -109,4 +109,45 @@ pub async fn receipts(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<
 pub async fn typing(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
     messages::typing(&chat, user.into_actor(), path.into_inner()).await?;
     Ok(no_content())
+}
+
+/// The `{emoji}` segment as sent, still percent-encoded: the router's decoding would let
+/// invalid encodings through as text.
+fn emoji_segment(req: &HttpRequest) -> &str {
+    req.uri().path().rsplit('/').next().unwrap_or_default()
+}
+
+pub async fn add_reaction(
+    chat: web::Data<Chat>,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<(MessageId, String)>,
+) -> ApiResult<HttpResponse> {
+    reactions::add(&chat, user.into_actor(), path.into_inner().0, emoji_segment(&req)).await?;
+    Ok(no_content())
+}
+
+pub async fn remove_reaction(
+    chat: web::Data<Chat>,
+    user: CurrentUser,
+    req: HttpRequest,
+    path: web::Path<(MessageId, String)>,
+) -> ApiResult<HttpResponse> {
+    reactions::remove(&chat, user.into_actor(), path.into_inner().0, emoji_segment(&req)).await?;
+    Ok(no_content())
+}
+
+pub async fn pin(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<MessageId>) -> ApiResult<HttpResponse> {
+    pins::set(&chat, user.into_actor(), path.into_inner(), true).await?;
+    Ok(no_content())
+}
+
+pub async fn unpin(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<MessageId>) -> ApiResult<HttpResponse> {
+    pins::set(&chat, user.into_actor(), path.into_inner(), false).await?;
+    Ok(no_content())
+}
+
+pub async fn pins(chat: web::Data<Chat>, user: CurrentUser, path: web::Path<RoomId>) -> ApiResult<HttpResponse> {
+    let list = pins::list(&chat, user.into_actor(), path.into_inner()).await?;
+    Ok(ok(&list))
 }

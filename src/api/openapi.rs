@@ -32,7 +32,10 @@ const PROSE: &str = include_str!("openapi.md");
         CreatedToken,
         TokenInfo,
         SearchResult,
-        SearchResults
+        SearchResults,
+        Reaction,
+        ReactionChanged,
+        PresenceChanged
     ))
 )]
 struct Doc;
@@ -68,6 +71,11 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("delete", "/chat/api/messages/{id}", "Delete a message (soft)", "", 204, ""),
     ("get", "/chat/api/messages/{id}/reads", "Who has seen a message", "", 200, "[Receipt]"),
     ("get", "/chat/api/search", "Search the messages of my rooms, newest first (?q= required, ?room_id=, ?from=, ?before=, ?limit= 1-50, default 20)", "", 200, "SearchResults"),
+    ("put", "/chat/api/messages/{id}/reactions/{emoji}", "React with one emoji (URL-encoded); again changes nothing; at most 20 distinct per message (409)", "", 204, ""),
+    ("delete", "/chat/api/messages/{id}/reactions/{emoji}", "Take my reaction back; changes nothing when there is none", "", 204, ""),
+    ("put", "/chat/api/messages/{id}/pin", "Pin a message (room admin or moderator; anyone in a direct room)", "", 204, ""),
+    ("delete", "/chat/api/messages/{id}/pin", "Unpin a message", "", 204, ""),
+    ("get", "/chat/api/rooms/{id}/pins", "The room's pinned messages, most recently pinned first (at most 100)", "", 200, "[Message]"),
     ("get", "/chat/api/attachments/{id}", "Download a file (ranges, ETag)", "", 200, "file"),
     ("get", "/chat/api/attachments/{id}/thumbnail", "An image's thumbnail", "", 200, "image"),
     ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=); the events are listed in the description", "", 200, "text/event-stream"),
@@ -324,7 +332,11 @@ pub fn description() -> Value {
         let mut parameters: Vec<Value> = path
             .split('/')
             .filter_map(|part| part.strip_prefix('{').and_then(|p| p.strip_suffix('}')))
-            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}))
+            .map(|name| match name {
+                "emoji" => json!({"name": name, "in": "path", "required": true,
+                                  "schema": {"type": "string"}, "description": "one emoji, percent-encoded"}),
+                _ => json!({"name": name, "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}),
+            })
             .collect();
         if *method == "get" {
             parameters.extend(query_parameters(path));

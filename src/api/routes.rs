@@ -60,6 +60,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/messages/{id}/reads").route(web::get().to(messages::receipts)))
                 .service(web::resource("/search").route(web::get().to(search::messages)))
                 .service(
+                    web::resource("/messages/{id}/reactions/{emoji}")
+                        .route(web::put().to(messages::add_reaction))
+                        .route(web::delete().to(messages::remove_reaction)),
+                )
+                .service(
+                    web::resource("/messages/{id}/pin")
+                        .route(web::put().to(messages::pin))
+                        .route(web::delete().to(messages::unpin)),
+                )
+                .service(web::resource("/rooms/{id}/pins").route(web::get().to(messages::pins)))
+                .service(
                     web::resource("/attachments/{id}")
                         .wrap(from_fn(attachments::ignore_malformed_ranges))
                         .route(web::get().to(attachments::download)),
@@ -84,7 +95,13 @@ fn get_or_head() -> impl actix_web::guard::Guard {
     actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head())
 }
 
-async fn not_found() -> ApiResult<actix_web::HttpResponse> {
+async fn not_found(req: actix_web::HttpRequest) -> ApiResult<actix_web::HttpResponse> {
+    // A reaction with an empty emoji matches no route (a segment is never empty), but it is
+    // a bad emoji rather than an unknown endpoint.
+    let path = req.path();
+    if path.starts_with("/chat/api/messages/") && path.ends_with("/reactions/") && path.matches('/').count() == 6 {
+        return Err(ApiError::invalid("emoji: must be exactly one emoji"));
+    }
     Err(ApiError::NotFound("no such endpoint".into()))
 }
 

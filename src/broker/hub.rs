@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
 
+use super::presence::Presence;
 use super::{Event, Notice};
 
 pub type RoomReceiver = broadcast::Receiver<Arc<Event>>;
@@ -30,6 +31,8 @@ pub enum Control {
     Close,
     /// A ping is due: the stream wrote nothing for a whole keep-alive interval.
     Ping,
+    /// An event for this user rather than for a room (presence); never stored.
+    Passing(Arc<Event>),
 }
 
 struct StreamEntry {
@@ -165,7 +168,12 @@ pub struct Hub {
     /// Set once the server shuts down: streams registered later are closed at once.
     shut_down: AtomicBool,
     pub stats: HubStats,
+    /// Who has a stream open, told by `register` and by a registration's drop.
+    pub presence: Arc<Presence>,
 }
+
+/// How long a user stays online after their last stream closes, unless configured.
+pub const PRESENCE_GRACE: Duration = Duration::from_secs(20);
 
 /// A stream's place in the hub; dropping it unregisters the stream and drops room
 /// channels nobody listens to any more.
@@ -178,6 +186,10 @@ pub struct Registration {
 
 impl Hub {
     pub fn new(capacity: usize, limits: StreamLimits) -> Arc<Self> {
+        Self::with_presence(capacity, limits, Presence::new(PRESENCE_GRACE))
+    }
+
+    pub fn with_presence(capacity: usize, limits: StreamLimits, presence: Arc<Presence>) -> Arc<Self> {
         Arc::new(Self {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
@@ -185,6 +197,7 @@ impl Hub {
             next_id: AtomicU64::new(1),
             shut_down: AtomicBool::new(false),
             stats: HubStats::default(),
+            presence,
         })
     }
 
@@ -252,6 +265,19 @@ impl Hub {
         }
     }
 
+    /// Sends an event that is not stored to every open stream of these users, once per
+    /// stream; users without a stream are skipped.
+    pub fn publish_to_users(&self, users: &[i64], mut event: Event) {
+        let inner = self.lock();
+        event.follows = inner.last_published;
+        let event = Arc::new(event);
+        for user_id in users {
+            for entry in inner.streams.get(user_id).into_iter().flatten() {
+                entry.control.send(Control::Passing(event.clone()));
+            }
+        }
+    }
+
     /// Registers a stream before its rooms are read from the database, so that membership
     /// changes committed in between reach it through the control channel. Refused when the
     /// user, or the server, has as many streams open as the limits allow; counted under the
@@ -281,6 +307,7 @@ impl Hub {
         mine.push(StreamEntry { id, scope, credential, control: control.clone() });
         inner.open += 1;
         drop(inner);
+        self.presence.stream_opened(user_id);
         self.stats.subscribers.fetch_add(1, Ordering::Relaxed);
         Ok((Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control)))
     }
@@ -377,6 +404,8 @@ impl Drop for Registration {
             }
         }
         inner.open = inner.open.saturating_sub(1);
+        drop(inner);
+        self.hub.presence.stream_closed(self.user_id);
         self.hub.stats.subscribers.fetch_sub(1, Ordering::Relaxed);
     }
 }

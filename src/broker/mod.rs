@@ -6,6 +6,7 @@
 //! concerns one user rather than one room: added to a room, removed, account disabled.
 
 pub mod hub;
+pub mod presence;
 pub mod sse;
 pub mod subscriber;
 
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 pub use hub::{Full, Hub, Scope, StreamLimits};
+pub use presence::Presence;
 pub use subscriber::{CatchUp, CatchUpBatch, Subscriber};
 
 /// One event as it travels to subscribers. `id == 0` marks an ephemeral event (typing),

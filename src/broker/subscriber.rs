@@ -211,6 +211,7 @@ impl Subscriber {
             }
             Control::Close => self.closed = true,
             Control::Ping => self.ping = true,
+            Control::Passing(event) => self.pending.push(event),
         }
     }
 

@@ -18,6 +18,7 @@ pub async fn list(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Vec<Me
         Ok(views::members(conn, room_id)?)
     })
     .await
+    .map(|members| chat.with_presence(members))
 }
 
 /// Adds a user to a group or channel (room admins); `role` is the text the client sent,
@@ -40,6 +41,7 @@ pub async fn add(chat: &Chat, user: Actor, room_id: RoomId, added: UserId, role:
         Ok(views::member(tx, room_id, added.id)?)
     })
     .await
+    .map(|member| chat.member_with_presence(member))
 }
 
 /// What a member PATCH changes: the role (room admins) and the caller's own mute.
@@ -89,6 +91,7 @@ pub async fn update(
         Ok(member)
     })
     .await
+    .map(|member| chat.member_with_presence(member))
 }
 
 /// Removes a member (room admins) or leaves (anyone). When the last admin goes, the

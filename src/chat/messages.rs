@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::error::{ApiError, ApiResult};
 use crate::store::messages::Cursor;
 use crate::store::models::{MessageRow, NewMessage};
-use crate::store::{events, messages, now_micros, DbConn};
+use crate::store::{events, messages, now_micros, pins, reactions, DbConn};
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 100;
@@ -139,6 +139,10 @@ pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
                 return Ok(message.room_id);
             }
             messages::soft_delete(tx, id)?;
+            // Its reactions and pin go with its text, and so do the reaction events in the
+            // log: a later replay does not tell who reacted to what was deleted.
+            reactions::clear(tx, id)?;
+            pins::unpin(tx, id)?;
             rewrite_stored(tx, id)?;
             let room_id = message.room_id;
             tx.record(RoomEvent::MessageDeleted(MessageDeleted { id, room_id }))?;

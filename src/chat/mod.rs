@@ -8,6 +8,9 @@ pub mod access;
 pub mod attachments;
 pub mod members;
 pub mod messages;
+pub mod pins;
+pub mod presence;
+pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod search;
@@ -26,8 +29,9 @@ use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::auth::password::Verifier;
 use crate::auth::proxies::TrustedProxies;
-use crate::broker::{Event, Hub, Notice, Outbox, StreamLimits};
+use crate::broker::{Event, Hub, Notice, Outbox, Presence, StreamLimits};
 use crate::config::Settings;
+use crate::domain::views::Member;
 use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::store::models::NewEvent;
@@ -67,7 +71,11 @@ impl Chat {
             )),
             actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
             searches: Arc::new(ActionBudget::new(settings.search_per_minute)),
-            hub: Hub::new(settings.channel_capacity, StreamLimits::of(&settings)),
+            hub: Hub::with_presence(
+                settings.channel_capacity,
+                StreamLimits::of(&settings),
+                Presence::new(settings.presence_grace()),
+            ),
             images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
             verifier: Arc::new(Verifier::per_core()),
             trusted_proxies: settings.trusted_proxy_list(),
@@ -105,11 +113,12 @@ impl Chat {
         T: Send + 'static,
     {
         let hub = self.hub.clone();
+        let presence = self.hub.presence.clone();
         let (value, _) = self
             .db
             .write(
                 move |conn| {
-                    let mut tx = Tx { conn, outbox: Outbox::default() };
+                    let mut tx = Tx { conn, outbox: Outbox::default(), presence };
                     let value = f(&mut tx)?;
                     Ok::<_, ApiError>((value, tx.outbox))
                 },
@@ -120,6 +129,19 @@ impl Chat {
             )
             .await?;
         Ok(value)
+    }
+
+    /// Fills in which of these members are online.
+    pub fn with_presence(&self, mut members: Vec<Member>) -> Vec<Member> {
+        for member in &mut members {
+            member.online = self.hub.presence.is_online(member.user_id.get());
+        }
+        members
+    }
+
+    pub fn member_with_presence(&self, mut member: Member) -> Member {
+        member.online = self.hub.presence.is_online(member.user_id.get());
+        member
     }
 
     /// Sends a notice that is never stored to the room's open streams.
@@ -134,11 +156,15 @@ impl Chat {
 pub struct Tx<'a> {
     conn: &'a mut DbConn,
     outbox: Outbox,
+    presence: Arc<Presence>,
 }
 
 impl Tx<'_> {
     /// Appends the event to the log; it is published after commit. Returns its id.
-    pub fn record(&mut self, event: RoomEvent) -> ApiResult<i64> {
+    pub fn record(&mut self, mut event: RoomEvent) -> ApiResult<i64> {
+        if let RoomEvent::MemberJoined(c) | RoomEvent::MemberUpdated(c) | RoomEvent::MemberLeft(c) = &mut event {
+            c.member.online = self.presence.is_online(c.member.user_id.get());
+        }
         let payload = event.payload().map_err(ApiError::internal)?;
         let room_id = event.room_id();
         let new = NewEvent {

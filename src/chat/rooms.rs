@@ -149,6 +149,10 @@ pub async fn get(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Room> {
         Ok(view)
     })
     .await
+    .map(|mut room| {
+        room.members = room.members.take().map(|members| chat.with_presence(members));
+        room
+    })
 }
 
 /// Renames a group or channel; the room hears of it with a notice and `room_updated`.

@@ -16,7 +16,13 @@ use crate::store::{tokens, users};
 pub async fn search(chat: &Chat, user: Actor, q: String, limit: Option<i64>) -> ApiResult<Vec<User>> {
     user.may(Action::Browse)?;
     let limit = limit.unwrap_or(50).clamp(1, 200);
-    chat.read(move |conn| Ok(users::search(conn, q.trim(), limit)?.iter().map(views::public_user).collect())).await
+    let mut found: Vec<User> = chat
+        .read(move |conn| Ok(users::search(conn, q.trim(), limit)?.iter().map(views::public_user).collect()))
+        .await?;
+    for user in &mut found {
+        user.online = Some(chat.hub.presence.is_online(user.id.get()));
+    }
+    Ok(found)
 }
 
 /// Every account, disabled ones too, with their permissions.

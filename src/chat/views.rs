@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use crate::domain::views::{Attachment, Member, Message, Receipt, ReplyTo, Room, User};
+use crate::domain::views::{Attachment, Member, Message, Reaction, Receipt, ReplyTo, Room, User};
 use crate::domain::API_PREFIX;
 use crate::domain::{direct_peer, excerpt, format_time, MessageId, MessageType, Permission, RoomId, RoomType, UserId};
 use crate::store::models::{AttachmentRow, MemberRow, MessageRow, RoomRow, UserRow};
 use crate::store::rooms::MemberRecord;
-use crate::store::{attachments, messages, reads, rooms, users, DbConn, QueryError, QueryResult};
+use crate::store::{attachments, messages, pins, reactions, reads, rooms, users, DbConn, QueryError, QueryResult};
 
 /// Messages with sender names, reply quotes and attachments. `known` is a sender whose
 /// display name the caller has at hand (sending a message), which spares the name look-up
@@ -33,6 +33,10 @@ pub fn messages(conn: &mut DbConn, rows: &[MessageRow], known: Option<(UserId, &
     for row in attachments::for_messages(conn, &live)? {
         files.entry(row.message_id).or_default().push(attachment(&row));
     }
+    let shown: Vec<MessageId> = rows.iter().filter(|m| !m.is_deleted).map(|m| m.id).collect();
+    let mut reacted = reactions_of(conn, &shown)?;
+    let mut pinned: HashMap<MessageId, (UserId, i64)> =
+        pins::for_messages(conn, &shown)?.into_iter().map(|(id, by, at)| (id, (by, at))).collect();
     Ok(rows
         .iter()
         .map(|m| Message {
@@ -53,8 +57,28 @@ pub fn messages(conn: &mut DbConn, rows: &[MessageRow], known: Option<(UserId, &
             created_at: format_time(m.created_at),
             edited_at: m.edited_at.map(format_time),
             attachments: files.remove(&m.id).unwrap_or_default(),
+            reactions: reacted.remove(&m.id).unwrap_or_default(),
+            pinned_at: pinned.get(&m.id).map(|&(_, at)| format_time(at)),
+            pinned_by_id: pinned.remove(&m.id).map(|(by, _)| by),
         })
         .collect())
+}
+
+/// The reactions of these messages, in one query: per message, each emoji once in order of
+/// first use, with who reacted in the order they did.
+fn reactions_of(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<HashMap<MessageId, Vec<Reaction>>> {
+    let mut by_message: HashMap<MessageId, Vec<Reaction>> = HashMap::new();
+    for (message_id, emoji, user_id) in reactions::for_messages(conn, ids)? {
+        let list = by_message.entry(message_id).or_default();
+        match list.iter_mut().find(|r| r.emoji == emoji) {
+            Some(reaction) => {
+                reaction.count += 1;
+                reaction.user_ids.push(user_id);
+            }
+            None => list.push(Reaction { emoji, count: 1, user_ids: vec![user_id] }),
+        }
+    }
+    Ok(by_message)
 }
 
 pub fn message(conn: &mut DbConn, row: &MessageRow) -> QueryResult<Message> {
@@ -144,6 +168,7 @@ fn member_of((row, username, display_name): MemberRecord) -> Member {
         role: row.role,
         last_read_at: row.last_read_at.map(format_time),
         is_muted: row.is_muted,
+        online: false,
     }
 }
 
@@ -190,6 +215,7 @@ pub fn public_user(row: &UserRow) -> User {
         is_admin: row.is_admin,
         permissions: None,
         disabled: None,
+        online: None,
     }
 }
 
@@ -208,5 +234,6 @@ pub fn me(id: UserId, username: &str, display_name: &str, is_admin: bool, permis
         is_admin,
         permissions: Some(shown_permissions(is_admin, permissions.to_vec())),
         disabled: None,
+        online: None,
     }
 }

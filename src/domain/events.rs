@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::views::{MemberChanged, Message, MessageDeleted, ReadMarked, Room, Typing};
+use super::views::{MemberChanged, Message, MessageDeleted, ReactionChanged, ReadMarked, Room, Typing};
 use super::{text_enum, MessageId, RoomId, UserId};
 
 text_enum!(
@@ -19,6 +19,9 @@ text_enum!(
         RoomUpdated => "room_updated",
         Typing => "typing",
         Reset => "reset",
+        ReactionAdded => "reaction_added",
+        ReactionRemoved => "reaction_removed",
+        Presence => "presence",
     }
 );
 
@@ -33,13 +36,15 @@ impl EventKind {
             Self::RoomUpdated => "Room",
             Self::Typing => "Typing",
             Self::Reset => "{}",
+            Self::ReactionAdded | Self::ReactionRemoved => "ReactionChanged",
+            Self::Presence => "PresenceChanged",
         }
     }
 
     /// Whether the event has a place in the log (an `id:`), so that a stream resumes
     /// after it.
     pub fn is_stored(self) -> bool {
-        !matches!(self, Self::Typing | Self::Reset)
+        !matches!(self, Self::Typing | Self::Reset | Self::Presence)
     }
 }
 
@@ -55,6 +60,8 @@ pub enum RoomEvent {
     MemberUpdated(MemberChanged),
     MemberLeft(MemberChanged),
     RoomUpdated(Room),
+    ReactionAdded(ReactionChanged),
+    ReactionRemoved(ReactionChanged),
 }
 
 impl RoomEvent {
@@ -68,6 +75,8 @@ impl RoomEvent {
             Self::MemberUpdated(_) => EventKind::MemberUpdated,
             Self::MemberLeft(_) => EventKind::MemberLeft,
             Self::RoomUpdated(_) => EventKind::RoomUpdated,
+            Self::ReactionAdded(_) => EventKind::ReactionAdded,
+            Self::ReactionRemoved(_) => EventKind::ReactionRemoved,
         }
     }
 
@@ -78,6 +87,7 @@ impl RoomEvent {
             Self::Read(r) => r.room_id,
             Self::MemberJoined(c) | Self::MemberUpdated(c) | Self::MemberLeft(c) => c.room_id,
             Self::RoomUpdated(r) => r.id,
+            Self::ReactionAdded(r) | Self::ReactionRemoved(r) => r.room_id,
         }
     }
 
@@ -90,10 +100,12 @@ impl RoomEvent {
         }
     }
 
-    /// The message the event shows, whose text it carries: its own, or the room's last.
+    /// The message the event shows, whose text it carries (its own, or the room's last), or
+    /// the message a reaction is on: deleting it removes those from the log.
     pub fn message_id(&self) -> Option<MessageId> {
         match self {
             Self::NewMessage(m) | Self::MessageUpdated(m) => Some(m.id),
+            Self::ReactionAdded(r) | Self::ReactionRemoved(r) => Some(r.message_id),
             Self::RoomUpdated(r) => r.last_message.as_ref().map(|m| m.id),
             _ => None,
         }
@@ -110,6 +122,7 @@ impl RoomEvent {
             Self::Read(r) => json(r),
             Self::MemberJoined(c) | Self::MemberUpdated(c) | Self::MemberLeft(c) => json(c),
             Self::RoomUpdated(r) => json(r),
+            Self::ReactionAdded(r) | Self::ReactionRemoved(r) => json(r),
         }
     }
 }
@@ -139,9 +152,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_typing_and_reset_stay_out_of_the_log() {
+    fn only_typing_reset_and_presence_stay_out_of_the_log() {
         let passing: Vec<_> = EventKind::ALL.iter().filter(|k| !k.is_stored()).collect();
-        assert_eq!(passing, [&EventKind::Typing, &EventKind::Reset]);
+        assert_eq!(passing, [&EventKind::Typing, &EventKind::Reset, &EventKind::Presence]);
     }
 
     /// The web client listens for every kind by name (`addEventListener`), so its list must

@@ -5,6 +5,7 @@ pub mod ids;
 pub mod input;
 pub mod permissions;
 pub mod search;
+pub mod reactions;
 pub mod views;
 
 pub use events::{EventKind, PassingEvent, RoomEvent};

@@ -61,6 +61,8 @@ pub enum Action {
     OwnMembership(Option<Role>),
     /// Manage user accounts.
     ManageUsers,
+    /// Pin or unpin a message: a room admin or moderator, or anyone in a direct room.
+    Pin { role: Option<Role>, direct: bool },
 }
 
 /// Why an action was refused.
@@ -129,6 +131,15 @@ pub fn authorize(who: &impl Grants, action: Action) -> Result<(), Denied> {
         }
         Action::JoinChannel => need(Read, "joining channels needs the chat.read permission"),
         Action::OwnMembership(role) => member(role).map(|_| ()),
+        Action::Pin { role, direct } => {
+            let role = member(role)?;
+            need(Read, "reading chats needs the chat.read permission")?;
+            if direct || role.moderates() {
+                Ok(())
+            } else {
+                Err(Denied::Forbidden("only a room admin or moderator may pin messages"))
+            }
+        }
         Action::ManageUsers => {
             if who.is_admin() {
                 Ok(())

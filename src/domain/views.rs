@@ -18,6 +18,9 @@ pub struct User {
     /// Only on the admin endpoints.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled: Option<bool>,
+    /// Only in `GET /users`: whether the user has a stream open.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -29,6 +32,8 @@ pub struct Member {
     pub role: Role,
     pub last_read_at: Option<String>,
     pub is_muted: bool,
+    /// Whether the member has a stream open (or closed one within the grace period).
+    pub online: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -93,6 +98,34 @@ pub struct Message {
     pub created_at: String,
     pub edited_at: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// Each emoji once, in order of first use.
+    pub reactions: Vec<Reaction>,
+    pub pinned_at: Option<String>,
+    pub pinned_by_id: Option<UserId>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Reaction {
+    pub emoji: String,
+    pub count: i64,
+    /// Who reacted, in the order they did.
+    pub user_ids: Vec<UserId>,
+}
+
+/// `reaction_added` / `reaction_removed`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ReactionChanged {
+    pub room_id: RoomId,
+    pub message_id: MessageId,
+    pub emoji: String,
+    pub user_id: UserId,
+}
+
+/// `presence`: a user came online or went offline.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PresenceChanged {
+    pub user_id: UserId,
+    pub online: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -33,6 +33,8 @@ pub mod dump;
 pub mod events;
 pub mod messages;
 pub mod models;
+pub mod pins;
+pub mod reactions;
 pub mod reads;
 pub mod rooms;
 pub mod schema;

@@ -167,3 +167,30 @@ pub fn member_record(conn: &mut DbConn, room_id: RoomId, user_id: UserId) -> Que
         .select((MemberRow::as_select(), users::username, users::display_name))
         .get_result(conn)
 }
+
+/// The members of every room that any of these users is in, as `(room, user)`: who shares
+/// a room with them. Two queries per thousand users, for a whole batch of presence changes
+/// (bound parameters are limited in number).
+pub fn members_of_rooms_of(conn: &mut DbConn, people: &[UserId]) -> QueryResult<Vec<(RoomId, UserId)>> {
+    const CHUNK: usize = 1000;
+    let mut theirs: Vec<RoomId> = Vec::new();
+    for chunk in people.chunks(CHUNK) {
+        let found: Vec<RoomId> = chat_room_members::table
+            .filter(chat_room_members::user_id.eq_any(chunk))
+            .select(chat_room_members::room_id)
+            .distinct()
+            .load(conn)?;
+        theirs.extend(found);
+    }
+    theirs.sort_unstable_by_key(|r| r.get());
+    theirs.dedup();
+    let mut pairs = Vec::new();
+    for chunk in theirs.chunks(CHUNK) {
+        let found: Vec<(RoomId, UserId)> = chat_room_members::table
+            .filter(chat_room_members::room_id.eq_any(chunk))
+            .select((chat_room_members::room_id, chat_room_members::user_id))
+            .load(conn)?;
+        pairs.extend(found);
+    }
+    Ok(pairs)
+}

@@ -147,3 +147,23 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_events,
     chat_event_counter,
 );
+
+diesel::table! {
+    chat_reactions (id) {
+        id -> BigInt,
+        message_id -> BigInt,
+        room_id -> BigInt,
+        user_id -> BigInt,
+        emoji -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    chat_pins (message_id) {
+        message_id -> BigInt,
+        room_id -> BigInt,
+        pinned_by_id -> BigInt,
+        pinned_at -> BigInt,
+    }
+}

@@ -463,6 +463,6 @@ async fn users_are_found_by_name_for_the_member_picker() {
     let bob = found[0].as_object().unwrap();
     let mut keys: Vec<&str> = bob.keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["display_name", "id", "is_admin", "username"]);
+    assert_eq!(keys, ["display_name", "id", "is_admin", "online", "username"]);
     assert_eq!(bob["display_name"], "Bob Durand");
 }

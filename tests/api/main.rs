@@ -15,6 +15,7 @@ mod members;
 mod messages;
 mod ops;
 mod permissions;
+mod reactions;
 mod replay;
 mod revocation;
 mod rooms;

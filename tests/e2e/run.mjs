@@ -990,3 +990,134 @@ describe('message search', { timeout: 6 * 60_000 }, () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+describe('reactions, pins and presence', { timeout: 8 * 60_000 }, () => {
+  let alice;
+  let bob;
+  const chip = (page, text, emoji) => messageWith(page, text).locator(`${sel('reaction-chip')}[data-emoji="${emoji}"]`);
+  const dotOf = (page, userId) => page.locator(`${sel('member-item')}[data-user-id="${userId}"] ${sel('presence-dot')}`);
+
+  before(async () => {
+    // A short grace period, so that the dot turns off within the test.
+    process.env.CAUSERIE_PRESENCE_GRACE_MS = '1000';
+    await startServer();
+    delete process.env.CAUSERIE_PRESENCE_GRACE_MS;
+    api.admin = await apiLogin('admin', ADMIN_PASSWORD);
+    const mkUser = (username, display_name, permissions) => expectStatus(call('POST', '/chat/api/admin/users', {
+      cookie: api.admin,
+      body: { username, password: PASSWORD, display_name, ...(permissions ? { permissions } : {}) },
+    }), 201, `create user ${username}`);
+    ids.alice = await mkUser('alice', 'Alice Martin',
+      ['chat.read', 'chat.create', 'chat.update', 'chat.delete', 'chat.manage_rooms']);
+    ids.bob = await mkUser('bob', 'Bob Durand');
+    api.alice = await apiLogin('alice', PASSWORD);
+    api.bob = await apiLogin('bob', PASSWORD);
+    const mkRoom = (name) => expectStatus(call('POST', '/chat/api/rooms', {
+      cookie: api.alice, body: { room_type: 'group', name, member_ids: [ids.bob.id] },
+    }), 201, `create room ${name}`);
+    ids.team = await mkRoom('Team');
+    ids.empty = await mkRoom('Empty');
+    await postMessage('alice', ids.team.id, 'React to this, please');
+    proxy = await startProxy(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    alice = await newPage('alice');
+    bob = await newPage('bob');
+    who.set(alice, 'alice');
+    who.set(bob, 'bob');
+    await signIn(alice, 'alice');
+    await signIn(bob, 'bob');
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await cleanup();
+  }, { timeout: 30_000 });
+
+  it('shows a reaction to the other person live, and toggles it off', { timeout: STEP_MS }, async () => {
+    await ready(alice, 'Team');
+    await ready(bob, 'Team');
+    const text = 'React to this, please';
+    const mine = await waitForMessage(alice, text);
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Add reaction', exact: true }).click();
+    const picker = alice.getByRole('group', { name: 'Choose a reaction' });
+    await picker.getByRole('button', { name: '👍', exact: true }).click();
+    await eventually(async () => (await chip(bob, text, '👍').count()) === 1, { message: 'bob sees the reaction' });
+    assert.match(await chip(bob, text, '👍').getAttribute('aria-label'), /^👍 1, by Alice Martin$/);
+    assert.equal(await chip(bob, text, '👍').getAttribute('aria-pressed'), 'false');
+    assert.equal(await chip(alice, text, '👍').getAttribute('aria-pressed'), 'true', 'marked as mine');
+
+    // Bob joins in with a click on the chip, then takes it back.
+    await chip(bob, text, '👍').click();
+    await eventually(async () => (await chip(alice, text, '👍').textContent()).includes('2'), { message: 'count 2 for alice' });
+    assert.equal(await chip(bob, text, '👍').getAttribute('aria-pressed'), 'true');
+    await chip(bob, text, '👍').focus();
+    assert.ok(await chip(bob, text, '👍').locator('.reaction-names').isVisible(), 'who reacted shows on focus');
+    await chip(bob, text, '👍').click();
+    await eventually(async () => (await chip(alice, text, '👍').textContent()).includes('1'), { message: 'count back to 1' });
+
+    // Alice toggles hers off: gone for both.
+    await chip(alice, text, '👍').click();
+    await eventually(async () => (await chip(bob, text, '👍').count()) === 0, { message: 'the chip goes for bob' });
+    assert.equal(await chip(alice, text, '👍').count(), 0);
+  });
+
+  it('shows a pin in the room panel of another open page', { timeout: STEP_MS }, async () => {
+    await ready(alice, 'Team');
+    await ready(bob, 'Team');
+    await bob.locator(sel('info-button')).click();
+    const pinned = bob.locator(sel('pinned-section'));
+    await pinned.waitFor();
+    await eventually(async () => (await pinned.textContent()).includes('Nothing pinned yet'), { message: 'empty pins' });
+
+    const text = 'React to this, please';
+    const message = await waitForMessage(alice, text);
+    await message.hover();
+    await message.getByRole('button', { name: 'Pin', exact: true }).click();
+    await eventually(async () => (await pinned.locator(sel('pin-item')).count()) === 1, { message: 'the pin reaches bob\'s panel' });
+    assert.match(await pinned.locator(sel('pin-item')).textContent(), /React to this, please/);
+
+    await message.hover();
+    await message.getByRole('button', { name: 'Unpin', exact: true }).click();
+    await eventually(async () => (await pinned.locator(sel('pin-item')).count()) === 0, { message: 'the unpin reaches bob' });
+    await bob.locator(sel('info-close')).click().catch(() => {});
+  });
+
+  it('turns the presence dot on and off', { timeout: STEP_MS }, async () => {
+    await ready(alice, 'Team');
+    await ready(bob, 'Team');
+    await alice.locator(sel('info-button')).click();
+    const dot = dotOf(alice, ids.bob.id);
+    await dot.waitFor();
+    await eventually(async () => (await dot.getAttribute('data-online')) === 'true', { message: 'bob online' });
+    assert.equal(await dot.textContent(), 'online', 'a text alternative');
+
+    await bob.goto('about:blank'); // his stream closes
+    await eventually(async () => (await dot.getAttribute('data-online')) === 'false', { message: 'bob offline', timeout: 10_000 });
+    assert.equal(await dot.textContent(), 'offline');
+
+    await bob.goto('/');
+    await eventually(async () => (await dot.getAttribute('data-online')) === 'true', { message: 'bob back online' });
+    await alice.locator(sel('info-close')).click().catch(() => {});
+  });
+
+  it('lets the "No messages yet" notice give way to the first message arriving live', { timeout: STEP_MS }, async () => {
+    await ready(alice, 'Empty');
+    const notice = alice.locator(sel('older-status'));
+    await eventually(async () => (await notice.textContent()).includes('No messages yet'), { message: 'the empty notice' });
+    await alice.setViewportSize({ width: 390, height: 800 });
+    await postMessage('bob', ids.empty.id, 'First words in here');
+    await waitForMessage(alice, 'First words in here');
+    await eventually(async () => !(await notice.textContent()).includes('No messages yet'), { message: 'the notice gives way' });
+    await alice.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('raised no uncaught error in the pages', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -5,7 +5,7 @@ import { api, setUnauthenticatedHandler, describeError } from './api.js';
 import { Stream } from './stream.js';
 import {
   state, setRooms, mergeRoom, removeRoom, resetState, applyNewMessage, applyMessageUpdate,
-  applyMessageDeleted, setUnread, totalUnread, onRoomsChanged,
+  applyMessageDeleted, setUnread, totalUnread, onRoomsChanged, roomsChanged,
 } from './state.js';
 import { initLogin, showLogin, hideLogin } from './views/login.js';
 import { initSidebar, renderMe, setConnectionDot } from './views/sidebar.js';
@@ -13,6 +13,7 @@ import * as chat from './views/chat.js';
 import * as composer from './views/composer.js';
 import { initInfo } from './views/info.js';
 import { initSearch } from './views/search.js';
+import { setOnline, learn, directPeer, setDirectPeer } from './presence.js';
 
 const MOBILE = window.matchMedia('(max-width: 767.98px)');
 const STREAM_OPEN_WAIT_MS = 3000;
@@ -95,9 +96,26 @@ async function loadRooms() {
     if (err.status !== 401) toast(describeError(err));
   }
   ready = true;
+  learnDirectPeers();
   const queued = buffered;
   buffered = [];
   for (const [name, data] of queued) handle(name, data);
+}
+
+/** Direct rooms show whether the other person is online: find who that is, once per room. */
+async function learnDirectPeers() {
+  const rooms = [...state.rooms.values()].filter((r) => r.room_type === 'direct' && !directPeer(r.id));
+  for (const room of rooms) {
+    try {
+      const members = await api.get(`/rooms/${room.id}/members`);
+      const peer = (members || []).find((m) => m.user_id !== state.me.id);
+      if (peer) setDirectPeer(room.id, peer.user_id);
+      learn(members);
+    } catch {
+      // Gone or not visible any more: no dot.
+    }
+  }
+  if (rooms.length) roomsChanged();
 }
 
 async function reloadAll() {
@@ -274,6 +292,13 @@ function handle(name, data) {
     case 'typing':
       chat.onTyping(data);
       break;
+    case 'reaction_added':
+    case 'reaction_removed':
+      chat.onReaction(name, data);
+      break;
+    case 'presence':
+      setOnline(data.user_id, data.online);
+      break;
     default:
       break;
   }
@@ -312,8 +337,14 @@ async function fetchRoom(id) {
   if (fetching.has(id)) return;
   fetching.add(id);
   try {
-    const { members: _members, ...room } = await api.get(`/rooms/${id}`);
+    const { members, ...room } = await api.get(`/rooms/${id}`);
     mergeRoom(room);
+    learn(members);
+    const peer = room.room_type === 'direct' && (members || []).find((m) => m.user_id !== state.me.id);
+    if (peer) {
+      setDirectPeer(room.id, peer.user_id);
+      roomsChanged();
+    }
   } catch {
     // Not visible to me (any more): nothing to show.
   } finally {

@@ -9,6 +9,7 @@
 const EVENTS = [
   'new_message', 'message_updated', 'message_deleted', 'read',
   'member_joined', 'member_updated', 'member_left', 'room_updated', 'typing', 'reset',
+  'reaction_added', 'reaction_removed', 'presence',
 ];
 
 const MAX_BACKOFF_MS = 30000;

@@ -11,6 +11,7 @@ import { openLightbox } from './lightbox.js';
 import { confirmDialog } from './dialogs.js';
 import * as composer from './composer.js';
 import * as info from './info.js';
+import { learn, setDirectPeer } from '../presence.js';
 
 const PAGE = 50;
 const TYPING_SHOWN_MS = 6000;
@@ -93,12 +94,12 @@ function initKeyboard(items) {
   // The focused message's actions join the tab order; the others stay out.
   items.addEventListener('focusin', (e) => {
     const msg = e.target.closest('.msg');
-    if (msg) for (const b of msg.querySelectorAll('.msg-actions button')) b.tabIndex = 0;
+    if (msg) for (const b of msg.querySelectorAll('.msg-actions button, .reaction-chip')) b.tabIndex = 0;
   });
   items.addEventListener('focusout', (e) => {
     const msg = e.target.closest('.msg');
     if (msg && !msg.contains(e.relatedTarget)) {
-      for (const b of msg.querySelectorAll('.msg-actions button')) b.tabIndex = -1;
+      for (const b of msg.querySelectorAll('.msg-actions button, .reaction-chip')) b.tabIndex = -1;
     }
   });
 }
@@ -179,6 +180,11 @@ export async function openRoom(id) {
   const { members: memberList = [], ...roomFields } = details;
   const room = mergeRoom(roomFields);
   members = new Map(memberList.map((m) => [m.user_id, m]));
+  learn(memberList);
+  if (room.room_type === 'direct') {
+    const peer = memberList.find((m) => m.user_id !== state.me.id);
+    if (peer) setDirectPeer(room.id, peer.user_id);
+  }
   const messages = page.messages || [];
   hasMore = !!page.has_more;
   list.reset(messages, firstUnreadId(messages, unreadBefore));
@@ -245,6 +251,12 @@ function renderCtx() {
     onDelete: deleteMessage,
     onQuote: jumpToMessage,
     onImage: openLightbox,
+    canReact: can('chat.create'),
+    onReact: (m, emoji) => setReaction(m, emoji, true),
+    onToggleReaction: (m, emoji, mine) => { if (can('chat.create')) setReaction(m, emoji, !mine); },
+    nameOf: (id) => members.get(id)?.display_name || 'someone',
+    canPin: (m) => m.message_type !== 'system' && (moderator || room?.room_type === 'direct'),
+    onPin: togglePin,
   };
 }
 
@@ -254,6 +266,8 @@ function upsert(msg) {
   if (hasMore && list.length && msg.id < list.first().id) return false;
   const isNew = list.upsert(msg, { redraw: editingId !== msg.id });
   if (seenBy) placeSeenBy();
+  // The first message of an empty room replaces "No messages yet".
+  if (isNew && list.length === 1) updateOlderStatus();
   return isNew;
 }
 
@@ -409,7 +423,50 @@ export function onNewMessage(msg) {
 
 export function onMessageUpdated(msg) {
   if (msg.room_id !== roomId || queued(onMessageUpdated, msg)) return;
+  const old = list.get(msg.id);
   if (list.indexOf(msg.id) >= 0) upsert(msg);
+  if ((old?.pinned_at ?? null) !== (msg.pinned_at ?? null) || (!old && msg.pinned_at !== undefined)) info.refreshPins();
+}
+
+/** reaction_added / reaction_removed: a set change, so a replayed event changes nothing. */
+export function onReaction(kind, ev) {
+  if (ev.room_id !== roomId || queued((d) => onReaction(kind, d), ev)) return;
+  const msg = list.get(ev.message_id);
+  if (!msg) return;
+  const reactions = (msg.reactions || []).map((r) => ({ ...r, user_ids: [...r.user_ids] }));
+  let r = reactions.find((x) => x.emoji === ev.emoji);
+  if (kind === 'reaction_added') {
+    if (!r) {
+      r = { emoji: ev.emoji, count: 0, user_ids: [] };
+      reactions.push(r);
+    }
+    if (!r.user_ids.includes(ev.user_id)) r.user_ids.push(ev.user_id);
+  } else if (r) {
+    r.user_ids = r.user_ids.filter((id) => id !== ev.user_id);
+  }
+  for (const x of reactions) x.count = x.user_ids.length;
+  const focused = document.activeElement?.closest?.('[data-testid="reaction-chip"]')?.dataset.emoji;
+  upsert({ ...msg, reactions: reactions.filter((x) => x.count > 0) });
+  if (focused) list.node(msg.id)?.querySelector(`[data-testid="reaction-chip"][data-emoji="${CSS.escape(focused)}"]`)?.focus();
+}
+
+async function setReaction(msg, emoji, on) {
+  const path = `/messages/${msg.id}/reactions/${encodeURIComponent(emoji)}`;
+  try {
+    if (on) await api.put(path);
+    else await api.del(path);
+  } catch (err) {
+    toast(describeError(err));
+  }
+}
+
+async function togglePin(msg) {
+  try {
+    if (msg.pinned_at) await api.del(`/messages/${msg.id}/pin`);
+    else await api.put(`/messages/${msg.id}/pin`);
+  } catch (err) {
+    toast(describeError(err));
+  }
 }
 
 export function onMessageDeleted({ id, room_id: rid }) {
@@ -417,7 +474,8 @@ export function onMessageDeleted({ id, room_id: rid }) {
   const old = list.get(id);
   if (!old) return;
   if (editingId === id) editingId = null;
-  upsert({ ...old, is_deleted: true, content: '', attachments: [] });
+  upsert({ ...old, is_deleted: true, content: '', attachments: [], reactions: [], pinned_at: null, pinned_by_id: null });
+  if (old.pinned_at) info.refreshPins();
   composer.forgetReply(id);
   info.refreshFiles();
   if (seenBy && seenBy.id === id) refreshSeenBy();
@@ -455,6 +513,7 @@ function renderTyping() {
 /** member_joined / member_updated / member_left for the open room. */
 export function onMemberEvent(kind, { room_id: rid, member }) {
   if (rid !== roomId || queued((d) => onMemberEvent(kind, d), { room_id: rid, member })) return;
+  learn([member]);
   if (kind === 'member_left') members.delete(member.user_id);
   else members.set(member.user_id, { ...(members.get(member.user_id) || {}), ...member });
   const room = state.rooms.get(roomId);

@@ -3,6 +3,7 @@
 import { h, icon } from '../dom.js';
 import { api, describeError } from '../api.js';
 import { state } from '../state.js';
+import { learn, presenceDot } from '../presence.js';
 
 let dialogCount = 0;
 
@@ -97,12 +98,13 @@ export function userPicker({ exclude = new Set(), onPick, label = 'Find people' 
       const users = await api.get(`/users?q=${encodeURIComponent(input.value.trim())}`);
       if (mine !== seq) return;
       const shown = (users || []).filter((u) => !exclude.has(u.id) && u.id !== state.me.id);
+      learn(shown);
       list.replaceChildren(...shown.map((u) => h('li', {},
         h('button', {
           class: 'pick-item', type: 'button', testid: 'user-option',
           'data-user-id': u.id, 'data-username': u.username,
           onclick: () => onPick(u),
-        }, h('span', { class: 'pick-name' }, u.display_name), h('span', { class: 'muted small' }, `@${u.username}`)))));
+        }, presenceDot(u.id), h('span', { class: 'pick-name' }, u.display_name), h('span', { class: 'muted small' }, `@${u.username}`)))));
       status.textContent = shown.length ? '' : 'Nobody found.';
     } catch (err) {
       if (mine === seq) status.textContent = describeError(err);

@@ -8,6 +8,7 @@ import { confirmDialog, promptDialog } from './dialogs.js';
 import { addMemberDialog } from './room-dialogs.js';
 import { openLightbox } from './lightbox.js';
 import { fileCard } from './message.js';
+import { presenceDot } from '../presence.js';
 
 const ROLES = ['member', 'moderator', 'admin'];
 const ROLE_ORDER = { admin: 0, moderator: 1, member: 2 };
@@ -19,6 +20,8 @@ let filesList = null;
 let filesMore = null;
 let filesSeq = 0;
 let filesTimer = null;
+let pinsList = null;
+let pinsSeq = 0;
 let hooks = { onLeft: () => {}, onClose: () => {} };
 
 export function initInfo(callbacks) {
@@ -30,6 +33,8 @@ export function clear() {
   room = null;
   members = new Map();
   filesSeq++;
+  pinsSeq++;
+  pinsList = null;
   panel.replaceChildren(h('p', { class: 'muted info-empty' }, 'No room selected.'));
 }
 
@@ -58,6 +63,8 @@ export function showRoom(r, memberMap) {
 
   // Keep the already loaded files when only members or the name changed.
   const keepFiles = sameRoom && filesList;
+  const keepPins = sameRoom && pinsList;
+  if (!keepPins) pinsList = h('ul', { class: 'pin-list', testid: 'room-pins', 'aria-label': 'Pinned messages' });
   if (!keepFiles) {
     filesList = h('ul', { class: 'file-list', testid: 'room-files' });
     filesMore = h('button', { class: 'btn btn-small', type: 'button', testid: 'room-files-more', hidden: true }, 'Load more');
@@ -84,10 +91,14 @@ export function showRoom(r, memberMap) {
           onclick: () => addMemberDialog(room, [...members.keys()], () => {}),
         }, icon('plus', 14), 'Add') : null),
       h('ul', { class: 'member-list', testid: 'member-list' }, sortedMembers.map(memberItem))),
+    h('section', { class: 'info-section', 'aria-labelledby': 'pins-heading', testid: 'pinned-section' },
+      h('div', { class: 'section-head' }, h('h3', { id: 'pins-heading' }, 'Pinned')),
+      pinsList),
     h('section', { class: 'info-section', 'aria-labelledby': 'files-heading' },
       h('div', { class: 'section-head' }, h('h3', { id: 'files-heading' }, 'Files')),
       filesList, filesMore));
 
+  if (!keepPins) loadPins();
   if (!keepFiles) {
     filesMore.addEventListener('click', () => loadFiles(true));
     loadFiles(false);
@@ -110,6 +121,7 @@ function memberItem(m) {
   }
   return h('li', { class: 'member', testid: 'member-item', 'data-user-id': m.user_id },
     avatar(m.display_name, m.display_name, 'sm'),
+    presenceDot(m.user_id),
     h('span', { class: 'member-name' }, m.display_name, isMe ? h('span', { class: 'muted' }, ' (you)') : null),
     role,
     canManage() && !isMe ? h('button', {
@@ -173,6 +185,28 @@ async function rename() {
   } catch (err) {
     toast(describeError(err));
   }
+}
+
+/** A message was pinned, unpinned or deleted: reload the pinned list. */
+export function refreshPins() {
+  if (room) loadPins();
+}
+
+async function loadPins() {
+  const seq = ++pinsSeq;
+  const list = pinsList;
+  let pins;
+  try {
+    pins = await api.get(`/rooms/${room.id}/pins`);
+  } catch (err) {
+    if (seq === pinsSeq) list.replaceChildren(h('li', { class: 'muted small' }, describeError(err)));
+    return;
+  }
+  if (seq !== pinsSeq) return;
+  list.replaceChildren(...(pins || []).map((m) => h('li', { class: 'pin-item', testid: 'pin-item', 'data-message-id': m.id },
+    h('span', { class: 'pin-sender' }, m.sender_name),
+    h('span', { class: 'pin-text' }, m.content || (m.attachments?.length ? m.attachments.map((a) => a.file_name).join(', ') : '')))));
+  if (!list.children.length) list.append(h('li', { class: 'muted small' }, 'Nothing pinned yet.'));
 }
 
 /** New files appeared in the room: reload the list soon (batched). */

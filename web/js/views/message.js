@@ -2,6 +2,7 @@
 // returns an <article>. Text always goes in as text nodes (see format.linkify).
 import { h, icon, avatar } from '../dom.js';
 import { formatTime, formatFull, formatSize, linkify, safeHref } from '../format.js';
+import { renderReactions, togglePicker } from './reactions.js';
 
 /**
  * @param {object} msg  Message from the API
@@ -38,6 +39,9 @@ export function renderMessage(msg, ctx) {
     if (msg.reply_to) body.append(renderQuote(msg.reply_to, ctx));
     if (msg.content) body.append(h('div', { class: 'msg-text', testid: 'message-text' }, linkify(msg.content)));
     if (msg.attachments?.length) body.append(renderAttachments(msg.attachments, ctx));
+    if (msg.pinned_at) body.append(h('p', { class: 'msg-pinned muted small', testid: 'message-pinned' }, icon('pin', 12), ' Pinned'));
+    const chips = ctx.nameOf ? renderReactions(msg, ctx) : null;
+    if (chips) body.append(chips);
   }
 
   el.append(avatar(msg.sender_name, msg.sender_name), body);
@@ -62,6 +66,12 @@ function renderActions(msg, ctx) {
   }, icon(name, 16));
   return h('div', { class: 'msg-actions', role: 'toolbar', 'aria-label': 'Message actions' },
     ctx.canReply ? button('action-reply', 'reply', 'Reply', ctx.onReply) : null,
+    ctx.canReact ? h('button', {
+      class: 'icon-btn', type: 'button', tabindex: '-1', testid: 'action-react', 'aria-label': 'Add reaction',
+      title: 'Add reaction', 'aria-expanded': 'false',
+      onclick: (e) => togglePicker(e.currentTarget, (emoji) => ctx.onReact(msg, emoji)),
+    }, icon('smile', 16)) : null,
+    ctx.canPin?.(msg) ? button('action-pin', 'pin', msg.pinned_at ? 'Unpin' : 'Pin', ctx.onPin) : null,
     ctx.canEdit(msg) ? button('action-edit', 'edit', 'Edit', ctx.onEdit) : null,
     ctx.canDelete(msg) ? button('action-delete', 'trash', 'Delete', ctx.onDelete) : null);
 }

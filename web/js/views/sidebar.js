@@ -4,6 +4,7 @@ import { $, h, icon, avatar } from '../dom.js';
 import { state, can, sortedRooms, onRoomsChanged } from '../state.js';
 import { formatListTime, messagePreview } from '../format.js';
 import { newDirectDialog, newRoomDialog, browseChannelsDialog } from './room-dialogs.js';
+import { directPeer, presenceDot } from '../presence.js';
 
 const TYPE_LABEL = { direct: 'Direct message', group: 'Group', channel: 'Channel' };
 const TYPE_ICON = { direct: 'user', group: 'users', channel: 'hash' };
@@ -78,7 +79,8 @@ function roomItem(room) {
       onclick: (e) => { e.preventDefault(); navigate(room.id); },
     },
     room.room_type === 'direct'
-      ? avatar(room.name, room.name, 'sm')
+      ? h('span', { class: 'avatar-with-dot' }, avatar(room.name, room.name, 'sm'),
+        directPeer(room.id) ? presenceDot(directPeer(room.id)) : null)
       : h('span', { class: 'room-icon' }, icon(TYPE_ICON[room.room_type] || 'hash', 16)),
     h('span', { class: 'room-main' },
       h('span', { class: 'room-line' },

@@ -1,0 +1,2 @@
+DROP TABLE chat_pins;
+DROP TABLE chat_reactions;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::markup::Notify;
 use super::{AttachmentId, MessageId, MessageType, Permission, Role, RoomId, RoomType, UserId};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -29,6 +30,10 @@ pub struct Member {
     pub role: Role,
     pub last_read_at: Option<String>,
     pub is_muted: bool,
+    /// `all`, `mentions` or `none`: which new messages the member hears of. Defaults to
+    /// `all` in direct rooms and groups, `mentions` in channels; a muted room reads `none`.
+    #[schema(value_type = String)]
+    pub notify: Notify,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -51,6 +56,9 @@ pub struct Room {
     pub is_muted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
+    /// Unread messages that mention the caller by name or mention the room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention_count: Option<i64>,
     pub last_message: Option<Message>,
     pub member_count: i64,
     /// Only on `GET /rooms/{id}`.
@@ -93,6 +101,13 @@ pub struct Message {
     pub created_at: String,
     pub edited_at: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// The content rendered from the Markdown subset and sanitized; for a system notice
+    /// its escaped text; `""` for a deleted message.
+    pub content_html: String,
+    /// The members mentioned by `@username`.
+    pub mentions: Vec<UserId>,
+    /// Whether `@room` was used (by someone allowed to).
+    pub mentions_room: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

@@ -30,6 +30,7 @@ macro_rules! per_backend {
 
 pub mod attachments;
 pub mod events;
+pub mod mentions;
 pub mod messages;
 pub mod models;
 pub mod reads;

@@ -119,8 +119,38 @@ pub fn render(content: &str) -> String {
         }
     }
     let mut html = String::with_capacity(content.len() * 3 / 2 + 16);
-    pulldown_cmark::html::push_html(&mut html, events.into_iter());
+    pulldown_cmark::html::push_html(&mut html, capped(events).into_iter());
     CLEANER.clean(&html).to_string()
+}
+
+/// How deep elements nest in rendered HTML: deeper ones (5,000 nested quotes fit in one
+/// message) keep their text and lose their element, which keeps sanitizing linear.
+const MAX_DEPTH: usize = 16;
+
+fn capped(events: Vec<Event<'_>>) -> Vec<Event<'_>> {
+    let mut out = Vec::with_capacity(events.len());
+    let mut kept: Vec<bool> = Vec::new();
+    let mut depth = 0usize;
+    for event in events {
+        match event {
+            Event::Start(_) => {
+                let keep = depth < MAX_DEPTH;
+                kept.push(keep);
+                if keep {
+                    depth += 1;
+                    out.push(event);
+                }
+            }
+            Event::End(_) => {
+                if kept.pop().unwrap_or(false) {
+                    depth = depth.saturating_sub(1);
+                    out.push(event);
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Text with the URLs and e-mail addresses in it made links.
@@ -288,6 +318,29 @@ mod tests {
         assert!(w.usernames.is_empty());
         assert!(!w.room);
         assert_eq!(written_mentions("**@bob**").usernames, vec!["bob"]);
+    }
+
+    /// The longest content, built to make parsers work hard, renders in bounded time.
+    #[test]
+    fn pathological_content_stays_cheap() {
+        let cases = [
+            "> ".repeat(4_999) + "x",
+            "*a".repeat(5_000),
+            "[".repeat(10_000),
+            "`".repeat(10_000),
+            "<a ".repeat(3_333),
+            "- ".repeat(5_000),
+            "@a ".repeat(3_333),
+            "http://x.y/".repeat(900),
+        ];
+        for case in cases {
+            let started = std::time::Instant::now();
+            let html = render(&case);
+            written_mentions(&case);
+            assert!(!html.contains("<a "), "no unsafe markup");
+            let took = started.elapsed();
+            assert!(took < std::time::Duration::from_secs(2), "{} chars took {took:?}", case.len());
+        }
     }
 
     #[test]

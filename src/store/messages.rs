@@ -159,34 +159,44 @@ pub fn unread_counts(
 }
 
 /// Messages that mention a user by name or mention the whole room, in rooms they are a
-/// member of, from somebody else, not deleted; newest first, older than `before`.
+/// member of, from somebody else, not deleted; newest first, older than `before`. Two
+/// index walks (the user's mention rows; the rooms' `@room` messages) merged, rather than a
+/// scan of every message of every room.
 pub fn mentioning(
     conn: &mut DbConn,
     user_id: UserId,
     before: Option<MessageId>,
     limit: i64,
 ) -> QueryResult<(Vec<MessageRow>, bool)> {
-    let named = diesel::dsl::exists(
-        chat_mentions::table
-            .filter(chat_mentions::message_id.eq(chat_messages::id))
-            .filter(chat_mentions::user_id.eq(user_id)),
-    );
-    let mut query = chat_messages::table
+    let before = before.unwrap_or(MessageId(i64::MAX));
+    let in_my_rooms = chat_room_members::table
+        .on(chat_room_members::room_id.eq(chat_messages::room_id).and(chat_room_members::user_id.eq(user_id)));
+    let mut rows: Vec<MessageRow> = chat_mentions::table
+        .inner_join(chat_messages::table.inner_join(in_my_rooms))
+        .filter(chat_mentions::user_id.eq(user_id))
+        .filter(chat_mentions::message_id.lt(before))
+        .filter(chat_messages::sender_id.ne(user_id))
+        .filter(chat_messages::is_deleted.eq(false))
+        .order(chat_mentions::message_id.desc())
+        .limit(limit + 1)
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    let whole_room: Vec<MessageRow> = chat_messages::table
         .inner_join(
             chat_room_members::table
                 .on(chat_room_members::room_id.eq(chat_messages::room_id).and(chat_room_members::user_id.eq(user_id))),
         )
-        .filter(chat_messages::mentions_room.eq(true).or(named))
+        .filter(chat_messages::mentions_room.eq(true))
+        .filter(chat_messages::id.lt(before))
         .filter(chat_messages::sender_id.ne(user_id))
         .filter(chat_messages::is_deleted.eq(false))
-        .select(MessageRow::as_select())
         .order(chat_messages::id.desc())
         .limit(limit + 1)
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(chat_messages::id.lt(before));
-    }
-    let mut rows = query.load(conn)?;
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    rows.extend(whole_room);
+    rows.sort_by_key(|m| std::cmp::Reverse(m.id));
+    rows.dedup_by_key(|m| m.id);
     let has_more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, has_more))

@@ -2,6 +2,7 @@
 // returns an <article>. Text always goes in as text nodes (see format.linkify).
 import { h, icon, avatar } from '../dom.js';
 import { formatTime, formatFull, formatSize, linkify, safeHref } from '../format.js';
+import { richText, mentionsMe } from '../rich.js';
 
 /**
  * @param {object} msg  Message from the API
@@ -17,7 +18,8 @@ export function renderMessage(msg, ctx) {
 
   const own = msg.sender_id === ctx.meId;
   const el = h('article', {
-    class: `msg${own ? ' own' : ''}${msg.is_deleted ? ' deleted' : ''}`, tabindex: '-1',
+    class: `msg${own ? ' own' : ''}${msg.is_deleted ? ' deleted' : ''}${mentionsMe(msg, ctx.meId) ? ' mention' : ''}`,
+    tabindex: '-1',
     testid: 'message', 'data-message-id': msg.id, 'data-sender-id': msg.sender_id,
     'aria-label': `${msg.sender_name}, ${formatTime(msg.created_at)}`,
   });
@@ -36,7 +38,8 @@ export function renderMessage(msg, ctx) {
     body.append(h('p', { class: 'msg-text msg-deleted', testid: 'message-deleted' }, 'This message was deleted.'));
   } else {
     if (msg.reply_to) body.append(renderQuote(msg.reply_to, ctx));
-    if (msg.content) body.append(h('div', { class: 'msg-text', testid: 'message-text' }, linkify(msg.content)));
+    if (msg.content_html) body.append(h('div', { class: 'msg-text rich', testid: 'message-text' }, richText(msg.content_html)));
+    else if (msg.content) body.append(h('div', { class: 'msg-text', testid: 'message-text' }, linkify(msg.content)));
     if (msg.attachments?.length) body.append(renderAttachments(msg.attachments, ctx));
   }
 

@@ -199,9 +199,55 @@ fn bench_replay(c: &mut Criterion) {
     group.finish();
 }
 
+/// Rendering a message's Markdown to sanitized HTML (what `content_html` costs), and a page
+/// of 50 messages read with the HTML stored (rendered on write) against the same page
+/// rendered as it is read.
+fn bench_markup(c: &mut Criterion) {
+    use causerie::chat::messages::PageRequest;
+    use causerie::domain::markup;
+    let plain = "Shall we move the stand-up to 10:30 tomorrow?";
+    let formatted = "**Heads up**: the `deploy` script moved, see https://example.com/wiki/deploy\n\n\
+                     - run `make release`\n- then *check* the [dashboard](https://example.com/d)\n\n\
+                     ```\ncargo build --release\n```";
+    let mut group = c.benchmark_group("message_html");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("plain", |b| b.iter(|| markup::render(std::hint::black_box(plain))));
+    group.bench_function("formatted", |b| b.iter(|| markup::render(std::hint::black_box(formatted))));
+    group.bench_function("mentions_scan", |b| {
+        b.iter(|| markup::written_mentions(std::hint::black_box("@alice could you and @bob look at it?")))
+    });
+    group.finish();
+
+    let fixture = Fixture::new("markup");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    for i in 0..50 {
+        let text = if i % 2 == 0 { plain.to_owned() } else { formatted.to_owned() };
+        runtime.block_on(fixture.send(text));
+    }
+    let request = PageRequest { before: None, after: None, limit: Some(50) };
+    let mut group = c.benchmark_group("page_50");
+    group.throughput(Throughput::Elements(50));
+    group.bench_function("html_stored", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(messages::page(&fixture.chat, fixture.sender.clone(), fixture.room_id, request))
+                .expect("page")
+        })
+    });
+    group.bench_function("html_rendered_on_read", |b| {
+        b.iter(|| {
+            let page = runtime
+                .block_on(messages::page(&fixture.chat, fixture.sender.clone(), fixture.room_id, request))
+                .expect("page");
+            page.messages.iter().map(|m| markup::render(&m.content).len()).sum::<usize>()
+        })
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3)).sample_size(30)
 }
 
-criterion_group! { name = benches; config = config(); targets = bench_frame, bench_publish, bench_persist, bench_replay }
+criterion_group! { name = benches; config = config(); targets = bench_frame, bench_publish, bench_persist, bench_replay, bench_markup }
 criterion_main!(benches);

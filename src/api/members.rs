@@ -36,6 +36,7 @@ pub async fn add(
 pub struct UpdateBody {
     role: Option<String>,
     is_muted: Option<bool>,
+    notify: Option<String>,
 }
 
 pub async fn update(
@@ -45,7 +46,7 @@ pub async fn update(
     Json(body): Json<UpdateBody>,
 ) -> ApiResult<HttpResponse> {
     let (room_id, target) = path.into_inner();
-    let change = MemberChange { role: body.role, is_muted: body.is_muted };
+    let change = MemberChange { role: body.role, is_muted: body.is_muted, notify: body.notify };
     Ok(ok(&members::update(&chat, user.into_actor(), room_id, target, change).await?))
 }
 

@@ -33,6 +33,22 @@ pub async fn list(
 }
 
 #[derive(Deserialize)]
+pub struct MentionsQuery {
+    before: Option<MessageId>,
+    limit: Option<i64>,
+}
+
+/// `GET /me/mentions`: messages that mention me, newest first.
+pub async fn mentions(
+    chat: web::Data<Chat>,
+    user: CurrentUser,
+    query: Query<MentionsQuery>,
+) -> ApiResult<HttpResponse> {
+    let MentionsQuery { before, limit } = query.into_inner();
+    Ok(ok(&messages::mentioning_me(&chat, user.into_actor(), before, limit).await?))
+}
+
+#[derive(Deserialize)]
 pub struct SendBody {
     room_id: RoomId,
     content: String,

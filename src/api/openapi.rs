@@ -48,6 +48,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("get", "/chat/api/me/tokens", "The caller's API tokens (never their secrets)", "", 200, "[TokenInfo]"),
     ("post", "/chat/api/me/tokens", "Create an API token; the secret is shown once", "TokenRequest", 201, "CreatedToken"),
     ("delete", "/chat/api/me/tokens/{id}", "Revoke an API token", "", 204, ""),
+    ("get", "/chat/api/me/mentions", "Messages that mention me or @room in rooms I am in, newest first (?before=, ?limit= 1-100, default 50)", "", 200, "MessagePage"),
     ("get", "/chat/api/users", "Search users by name (?q=, ?limit=)", "", 200, "[User]"),
     ("get", "/chat/api/admin/users", "All users with permissions (admin)", "", 200, "[User]"),
     ("post", "/chat/api/admin/users", "Create a user (admin)", "CreateUserRequest", 201, "User"),
@@ -60,7 +61,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("post", "/chat/api/rooms/{id}/join", "Join a channel", "", 200, "Room"),
     ("get", "/chat/api/rooms/{id}/members", "Members of a room", "", 200, "[Member]"),
     ("post", "/chat/api/rooms/{id}/members", "Add a member (room admin)", "AddMemberRequest", 201, "Member"),
-    ("patch", "/chat/api/rooms/{id}/members/{user_id}", "Change a role (room admin) or my mute", "UpdateMemberRequest", 200, "Member"),
+    ("patch", "/chat/api/rooms/{id}/members/{user_id}", "Change a role (room admin), or my mute or notification level", "UpdateMemberRequest", 200, "Member"),
     ("delete", "/chat/api/rooms/{id}/members/{user_id}", "Remove a member (room admin) or leave", "", 204, ""),
     ("get", "/chat/api/rooms/{id}/messages", "A page of messages (?before=, ?after=, ?limit= 1-100, default 50), ascending", "", 200, "MessagePage"),
     ("post", "/chat/api/rooms/{id}/read", "Mark read up to a message; older marks change nothing", "MarkReadRequest", 204, ""),
@@ -215,7 +216,9 @@ fn request_schemas() -> Map<String, Value> {
             let mut schema = object(
                 &[],
                 json!({"role": {"allOf": [role], "description": "room admins only"},
-                       "is_muted": {"type": "boolean", "description": "members, for themselves only"}}),
+                       "is_muted": {"type": "boolean", "description": "members, for themselves only"},
+                       "notify": {"type": "string", "enum": ["all", "mentions", "none"],
+                                  "description": "members, for themselves only: which new messages they hear of"}}),
             );
             // `{}` changes nothing and is refused.
             schema["minProperties"] = json!(1);
@@ -275,6 +278,10 @@ fn query_parameters(path: &str) -> Vec<Value> {
             param("from", id(), "only messages sent by this user"),
             param("before", id(), "only messages with a lower id (the next page)"),
             param("limit", json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 50}), "default 20; outside 1-50 is 400"),
+        ],
+        "/chat/api/me/mentions" => vec![
+            param("before", id(), "messages with a lower id"),
+            param("limit", json!({"type": "integer", "format": "int64", "minimum": 1}), "default 50; above 100 is 100"),
         ],
         "/chat/api/stream" => vec![
             param("room_id", id(), "one room instead of all of mine"),

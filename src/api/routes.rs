@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                         .route(web::get().to(auth::list_tokens))
                         .route(web::post().to(auth::create_token)),
                 )
+                .service(web::resource("/me/mentions").route(web::get().to(messages::mentions)))
                 .service(web::resource("/me/tokens/{id}").route(web::delete().to(auth::revoke_token)))
                 .service(web::resource("/users").route(web::get().to(admin::search_users)))
                 .service(

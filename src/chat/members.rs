@@ -6,6 +6,7 @@ use super::messages::post_system;
 use super::rooms::enroll;
 use super::{views, Actor, Chat};
 use crate::broker::Notice;
+use crate::domain::markup::Notify;
 use crate::domain::views::{Member, MemberChanged};
 use crate::domain::{Action, Role, RoomEvent, RoomId, RoomType, UserId};
 use crate::error::{ApiError, ApiResult};
@@ -44,10 +45,12 @@ pub async fn add(chat: &Chat, user: Actor, room_id: RoomId, added: UserId, role:
     .map(|member| chat.member_with_presence(member))
 }
 
-/// What a member PATCH changes: the role (room admins) and the caller's own mute.
+/// What a member PATCH changes: the role (room admins) and the caller's own mute and
+/// notification level.
 pub struct MemberChange {
     pub role: Option<String>,
     pub is_muted: Option<bool>,
+    pub notify: Option<String>,
 }
 
 pub async fn update(
@@ -58,10 +61,11 @@ pub async fn update(
     change: MemberChange,
 ) -> ApiResult<Member> {
     chat.actions.spend(user.id)?;
-    if change.role.is_none() && change.is_muted.is_none() {
-        return Err(ApiError::invalid("role or is_muted is required"));
+    if change.role.is_none() && change.is_muted.is_none() && change.notify.is_none() {
+        return Err(ApiError::invalid("role, is_muted or notify is required"));
     }
     let role = change.role.as_deref().map(Role::parse).transpose();
+    let notify = change.notify.as_deref().map(Notify::parse).transpose();
     chat.commit(move |tx| {
         let (room, my_role) = room_and_role(tx, room_id, user.id)?;
         user.may(Action::OwnMembership(my_role))?;
@@ -85,6 +89,12 @@ pub async fn update(
                 return Err(ApiError::Forbidden("members mute rooms for themselves only".into()));
             }
             rooms::set_muted(tx, room_id, target, muted)?;
+        }
+        if let Some(level) = notify? {
+            if target != user.id {
+                return Err(ApiError::Forbidden("members choose their notifications for themselves only".into()));
+            }
+            rooms::set_notify(tx, room_id, target, level.as_str())?;
         }
         let member = views::member(tx, room_id, target)?;
         tx.record(RoomEvent::MemberUpdated(MemberChanged { room_id, member: member.clone() }))?;

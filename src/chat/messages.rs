@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use super::access::{check_send, message_denied, room_and_role, visible_message};
 use super::{views, Actor, Chat, Tx};
+use crate::domain::markup;
 use crate::domain::permissions::authorize;
 use crate::domain::views::{Message, MessageDeleted, MessagePage, Typing};
 use crate::domain::{
@@ -12,7 +13,7 @@ use crate::domain::{
 use crate::error::{ApiError, ApiResult};
 use crate::store::messages::Cursor;
 use crate::store::models::{MessageRow, NewMessage};
-use crate::store::{events, messages, now_micros, pins, reactions, DbConn};
+use crate::store::{events, mentions, messages, now_micros, pins, reactions, DbConn};
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 100;
@@ -38,6 +39,29 @@ pub async fn page(chat: &Chat, user: Actor, room_id: RoomId, request: PageReques
         let (_, role) = room_and_role(conn, room_id, user.id)?;
         user.may(Action::ReadRoom(role))?;
         let (rows, has_more) = messages::page(conn, room_id, cursor)?;
+        Ok(MessagePage { messages: views::messages(conn, &rows, None)?, has_more })
+    })
+    .await
+}
+
+/// Messages that mention the caller by name, or mention a whole room, in rooms they are
+/// still in; newest first, paged back with `before`; `limit` as for a room's messages.
+pub async fn mentioning_me(
+    chat: &Chat,
+    user: Actor,
+    before: Option<MessageId>,
+    limit: Option<i64>,
+) -> ApiResult<MessagePage> {
+    let limit = match limit {
+        None => DEFAULT_PAGE,
+        Some(n) if n < 1 => return Err(ApiError::invalid("limit must be at least 1")),
+        Some(n) => n.min(MAX_PAGE),
+    };
+    // A query across every room of the caller: counted like an action.
+    chat.actions.spend(user.id)?;
+    chat.read(move |conn| {
+        user.may(Action::Browse)?;
+        let (rows, has_more) = messages::mentioning(conn, user.id, before, limit)?;
         Ok(MessagePage { messages: views::messages(conn, &rows, None)?, has_more })
     })
     .await
@@ -79,7 +103,9 @@ pub(crate) fn post(
     sender_name: Option<&str>,
     store_files: impl FnOnce(&mut DbConn, &MessageRow) -> ApiResult<()>,
 ) -> ApiResult<Message> {
-    let row = messages::insert(tx, new)?;
+    let marked = mark_up(tx, new.room_id, new.sender_id, new.content, new.message_type)?;
+    let row = messages::insert(tx, new, &marked.html, marked.room)?;
+    mentions::add(tx, row.id, &marked.named)?;
     store_files(tx, &row)?;
     let known = sender_name.map(|name| (row.sender_id, name));
     let view = views::messages(tx, std::slice::from_ref(&row), known)?
@@ -87,6 +113,38 @@ pub(crate) fn post(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no view of a new message")))?;
     tx.record(RoomEvent::NewMessage(view.clone()))?;
     Ok(view)
+}
+
+/// What a message shows and whom it mentions, as of now in its room.
+struct Marked {
+    html: String,
+    /// Members mentioned by `@username`.
+    named: Vec<UserId>,
+    /// `@room`, used by a sender allowed to.
+    room: bool,
+}
+
+/// Renders a message's text and finds its mentions: `@username` of the room's members, and
+/// `@room` where the sender may use it (anyone in direct rooms and groups, admins and
+/// moderators in channels; from others it stays text).
+fn mark_up(
+    tx: &mut DbConn,
+    room_id: RoomId,
+    sender_id: UserId,
+    content: &str,
+    message_type: MessageType,
+) -> ApiResult<Marked> {
+    let html = markup::message_html(content, message_type, false);
+    if message_type == MessageType::System {
+        return Ok(Marked { html, named: Vec::new(), room: false });
+    }
+    let written = markup::written_mentions(content);
+    let named = mentions::members_named(tx, room_id, &written.usernames)?;
+    let room = written.room && {
+        let (room, role) = room_and_role(tx, room_id, sender_id)?;
+        markup::may_mention_room(room.room_type, role)
+    };
+    Ok(Marked { html, named, room })
 }
 
 /// Posts a system notice (membership changes, renames) in the room.
@@ -117,7 +175,9 @@ pub async fn edit(chat: &Chat, user: Actor, id: MessageId, content: String) -> A
             return Err(ApiError::Forbidden("system messages cannot be edited".into()));
         }
         let content = MessageContent::parse(&content)?;
-        let row = messages::edit(tx, id, content.as_str(), now_micros())?;
+        let marked = mark_up(tx, message.room_id, message.sender_id, content.as_str(), message.message_type)?;
+        let row = messages::edit(tx, id, content.as_str(), &marked.html, marked.room, now_micros())?;
+        mentions::replace(tx, id, &marked.named)?;
         rewrite_stored(tx, id)?;
         let view = views::message(tx, &row)?;
         tx.record(RoomEvent::MessageUpdated(view.clone()))?;
@@ -143,6 +203,7 @@ pub async fn delete(chat: &Chat, user: Actor, id: MessageId) -> ApiResult<()> {
             // log: a later replay does not tell who reacted to what was deleted.
             reactions::clear(tx, id)?;
             pins::unpin(tx, id)?;
+            mentions::replace(tx, id, &[])?;
             rewrite_stored(tx, id)?;
             let room_id = message.room_id;
             tx.record(RoomEvent::MessageDeleted(MessageDeleted { id, room_id }))?;

@@ -4,12 +4,15 @@
 
 use std::collections::HashMap;
 
+use crate::domain::markup::{self, Notify};
 use crate::domain::views::{Attachment, Member, Message, Reaction, Receipt, ReplyTo, Room, User};
 use crate::domain::API_PREFIX;
 use crate::domain::{direct_peer, excerpt, format_time, MessageId, MessageType, Permission, RoomId, RoomType, UserId};
 use crate::store::models::{AttachmentRow, MemberRow, MessageRow, RoomRow, UserRow};
 use crate::store::rooms::MemberRecord;
-use crate::store::{attachments, messages, pins, reactions, reads, rooms, users, DbConn, QueryError, QueryResult};
+use crate::store::{
+    attachments, mentions, messages, pins, reactions, reads, rooms, users, DbConn, QueryError, QueryResult,
+};
 
 /// Messages with sender names, reply quotes and attachments. `known` is a sender whose
 /// display name the caller has at hand (sending a message), which spares the name look-up
@@ -37,6 +40,10 @@ pub fn messages(conn: &mut DbConn, rows: &[MessageRow], known: Option<(UserId, &
     let mut reacted = reactions_of(conn, &shown)?;
     let mut pinned: HashMap<MessageId, (UserId, i64)> =
         pins::for_messages(conn, &shown)?.into_iter().map(|(id, by, at)| (id, (by, at))).collect();
+    // Only messages with an `@` in them can mention anyone.
+    let may_mention: Vec<MessageId> =
+        rows.iter().filter(|m| !m.is_deleted && m.content.contains('@')).map(|m| m.id).collect();
+    let mut mentioned = mentions::of_messages(conn, &may_mention)?;
     Ok(rows
         .iter()
         .map(|m| Message {
@@ -60,6 +67,9 @@ pub fn messages(conn: &mut DbConn, rows: &[MessageRow], known: Option<(UserId, &
             reactions: reacted.remove(&m.id).unwrap_or_default(),
             pinned_at: pinned.get(&m.id).map(|&(_, at)| format_time(at)),
             pinned_by_id: pinned.remove(&m.id).map(|(by, _)| by),
+            content_html: shown_html(m),
+            mentions: mentioned.remove(&m.id).unwrap_or_default(),
+            mentions_room: m.mentions_room && !m.is_deleted,
         })
         .collect())
 }
@@ -79,6 +89,15 @@ fn reactions_of(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<HashMap<Mes
         }
     }
     Ok(by_message)
+}
+
+/// The HTML a message shows: as stored when it was written, or rendered now for a message
+/// written before formatting existed.
+fn shown_html(m: &MessageRow) -> String {
+    match &m.content_html {
+        Some(html) if !m.is_deleted => html.clone(),
+        _ => markup::message_html(&m.content, m.message_type, m.is_deleted),
+    }
 }
 
 pub fn message(conn: &mut DbConn, row: &MessageRow) -> QueryResult<Message> {
@@ -139,7 +158,8 @@ pub fn rooms(conn: &mut DbConn, list: &[(RoomRow, Option<MemberRow>)], me: Optio
             updated_at: format_time(room.updated_at),
             my_role: me.map(|_| membership.as_ref().map(|m| m.role)),
             is_muted: me.map(|_| membership.as_ref().is_some_and(|m| m.is_muted)),
-            unread_count: me.map(|_| unread.get(&room.id).copied().unwrap_or(0)),
+            unread_count: me.map(|_| unread.get(&room.id).map_or(0, |c| c.0)),
+            mention_count: me.map(|_| unread.get(&room.id).map_or(0, |c| c.1)),
             last_message: last.remove(&room.id),
             member_count: counts.get(&room.id).copied().unwrap_or(0),
             members: None,
@@ -160,8 +180,9 @@ pub fn shared_room(conn: &mut DbConn, room: RoomRow) -> QueryResult<Room> {
     list.pop().ok_or(QueryError::NotFound)
 }
 
-fn member_of((row, username, display_name): MemberRecord) -> Member {
+fn member_of((row, username, display_name): MemberRecord, room_type: RoomType) -> Member {
     Member {
+        notify: Notify::effective(row.notify.as_deref(), room_type, row.is_muted),
         user_id: row.user_id,
         username,
         display_name,
@@ -174,11 +195,17 @@ fn member_of((row, username, display_name): MemberRecord) -> Member {
 
 /// A room's members, longest-standing first.
 pub fn members(conn: &mut DbConn, room_id: RoomId) -> QueryResult<Vec<Member>> {
-    Ok(rooms::member_records(conn, room_id)?.into_iter().map(member_of).collect())
+    let room_type = room_type_of(conn, room_id)?;
+    Ok(rooms::member_records(conn, room_id)?.into_iter().map(|record| member_of(record, room_type)).collect())
 }
 
 pub fn member(conn: &mut DbConn, room_id: RoomId, user_id: UserId) -> QueryResult<Member> {
-    rooms::member_record(conn, room_id, user_id).map(member_of)
+    let room_type = room_type_of(conn, room_id)?;
+    rooms::member_record(conn, room_id, user_id).map(|record| member_of(record, room_type))
+}
+
+fn room_type_of(conn: &mut DbConn, room_id: RoomId) -> QueryResult<RoomType> {
+    rooms::by_id(conn, room_id)?.map(|room| room.room_type).ok_or(QueryError::NotFound)
 }
 
 /// Who has seen a message, in the order they saw it.

@@ -3,6 +3,7 @@
 pub mod events;
 pub mod ids;
 pub mod input;
+pub mod markup;
 pub mod permissions;
 pub mod search;
 pub mod reactions;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::markup::Notify;
 use super::{AttachmentId, MessageId, MessageType, Permission, Role, RoomId, RoomType, UserId};
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -34,6 +35,10 @@ pub struct Member {
     pub is_muted: bool,
     /// Whether the member has a stream open (or closed one within the grace period).
     pub online: bool,
+    /// `all`, `mentions` or `none`: which new messages the member hears of. Defaults to
+    /// `all` in direct rooms and groups, `mentions` in channels; a muted room reads `none`.
+    #[schema(value_type = String)]
+    pub notify: Notify,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -56,6 +61,9 @@ pub struct Room {
     pub is_muted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unread_count: Option<i64>,
+    /// Unread messages that mention the caller by name or mention the room.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mention_count: Option<i64>,
     pub last_message: Option<Message>,
     pub member_count: i64,
     /// Only on `GET /rooms/{id}`.
@@ -102,6 +110,13 @@ pub struct Message {
     pub reactions: Vec<Reaction>,
     pub pinned_at: Option<String>,
     pub pinned_by_id: Option<UserId>,
+    /// The content rendered from the Markdown subset and sanitized; for a system notice
+    /// its escaped text; `""` for a deleted message.
+    pub content_html: String,
+    /// The members mentioned by `@username`.
+    pub mentions: Vec<UserId>,
+    /// Whether `@room` was used (by someone allowed to).
+    pub mentions_room: bool,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

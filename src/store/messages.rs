@@ -3,16 +3,19 @@
 use std::collections::HashMap;
 
 use diesel::dsl::count_star;
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 
 use super::models::{MessageRow, NewMessage};
-use super::schema::{chat_messages, chat_room_members};
+use super::schema::{chat_mentions, chat_messages, chat_room_members};
 use super::{DbConn, QueryResult};
 use crate::domain::{MessageId, MessageType, RoomId, UserId};
 
-pub fn insert(conn: &mut DbConn, new: &NewMessage<'_>) -> QueryResult<MessageRow> {
+/// Inserts a message with the HTML it shows and whether it mentions the whole room.
+pub fn insert(conn: &mut DbConn, new: &NewMessage<'_>, html: &str, mentions_room: bool) -> QueryResult<MessageRow> {
     per_backend!(conn, |c| diesel::insert_into(chat_messages::table)
-        .values(new)
+        .values((new, chat_messages::content_html.eq(html), chat_messages::mentions_room.eq(mentions_room)))
         .returning(chat_messages::all_columns)
         .get_result(c))
 }
@@ -69,9 +72,23 @@ pub fn page(conn: &mut DbConn, room_id: RoomId, cursor: Cursor) -> QueryResult<(
     Ok((rows, has_more))
 }
 
-pub fn edit(conn: &mut DbConn, id: MessageId, content: &str, now: i64) -> QueryResult<MessageRow> {
+/// The new text, the HTML it shows and whether it mentions the whole room.
+pub fn edit(
+    conn: &mut DbConn,
+    id: MessageId,
+    content: &str,
+    html: &str,
+    mentions_room: bool,
+    now: i64,
+) -> QueryResult<MessageRow> {
     diesel::update(chat_messages::table.find(id))
-        .set((chat_messages::content.eq(content), chat_messages::is_edited.eq(true), chat_messages::edited_at.eq(now)))
+        .set((
+            chat_messages::content.eq(content),
+            chat_messages::content_html.eq(html),
+            chat_messages::mentions_room.eq(mentions_room),
+            chat_messages::is_edited.eq(true),
+            chat_messages::edited_at.eq(now),
+        ))
         .returning(chat_messages::all_columns)
         .get_result(conn)
 }
@@ -79,7 +96,12 @@ pub fn edit(conn: &mut DbConn, id: MessageId, content: &str, now: i64) -> QueryR
 /// Keeps the message's id and place; its text goes.
 pub fn soft_delete(conn: &mut DbConn, id: MessageId) -> QueryResult<MessageRow> {
     diesel::update(chat_messages::table.find(id))
-        .set((chat_messages::content.eq(""), chat_messages::is_deleted.eq(true)))
+        .set((
+            chat_messages::content.eq(""),
+            chat_messages::content_html.eq(""),
+            chat_messages::mentions_room.eq(false),
+            chat_messages::is_deleted.eq(true),
+        ))
         .returning(chat_messages::all_columns)
         .get_result(conn)
 }
@@ -99,16 +121,25 @@ pub fn last_of_rooms(conn: &mut DbConn, room_ids: &[RoomId]) -> QueryResult<Hash
     Ok(rows.into_iter().map(|m| (m.room_id, m)).collect())
 }
 
-/// Unread messages per room for a member: newer than their mark, from somebody else,
-/// not deleted, not system notices.
-pub fn unread_counts(conn: &mut DbConn, user_id: UserId, room_ids: &[RoomId]) -> QueryResult<HashMap<RoomId, i64>> {
+/// Unread messages per room for a member (newer than their mark, from somebody else, not
+/// deleted, not system notices), and how many of those mention them or the room: one
+/// query for every room.
+pub fn unread_counts(
+    conn: &mut DbConn,
+    user_id: UserId,
+    room_ids: &[RoomId],
+) -> QueryResult<HashMap<RoomId, (i64, i64)>> {
     if room_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(RoomId, i64)> = chat_messages::table
+    let rows: Vec<(RoomId, i64, i64)> = chat_messages::table
         .inner_join(
             chat_room_members::table
                 .on(chat_room_members::room_id.eq(chat_messages::room_id).and(chat_room_members::user_id.eq(user_id))),
+        )
+        .left_join(
+            chat_mentions::table
+                .on(chat_mentions::message_id.eq(chat_messages::id).and(chat_mentions::user_id.eq(user_id))),
         )
         .filter(chat_messages::room_id.eq_any(room_ids))
         .filter(chat_messages::id.gt(chat_room_members::last_read_message_id))
@@ -116,7 +147,57 @@ pub fn unread_counts(conn: &mut DbConn, user_id: UserId, room_ids: &[RoomId]) ->
         .filter(chat_messages::is_deleted.eq(false))
         .filter(chat_messages::message_type.ne(MessageType::System))
         .group_by(chat_messages::room_id)
-        .select((chat_messages::room_id, count_star()))
+        .select((
+            chat_messages::room_id,
+            count_star(),
+            sql::<BigInt>(
+                "COUNT(CASE WHEN chat_messages.mentions_room OR chat_mentions.message_id IS NOT NULL THEN 1 END)",
+            ),
+        ))
         .load(conn)?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|(room, unread, mentions)| (room, (unread, mentions))).collect())
+}
+
+/// Messages that mention a user by name or mention the whole room, in rooms they are a
+/// member of, from somebody else, not deleted; newest first, older than `before`. Two
+/// index walks (the user's mention rows; the rooms' `@room` messages) merged, rather than a
+/// scan of every message of every room.
+pub fn mentioning(
+    conn: &mut DbConn,
+    user_id: UserId,
+    before: Option<MessageId>,
+    limit: i64,
+) -> QueryResult<(Vec<MessageRow>, bool)> {
+    let before = before.unwrap_or(MessageId(i64::MAX));
+    let in_my_rooms = chat_room_members::table
+        .on(chat_room_members::room_id.eq(chat_messages::room_id).and(chat_room_members::user_id.eq(user_id)));
+    let mut rows: Vec<MessageRow> = chat_mentions::table
+        .inner_join(chat_messages::table.inner_join(in_my_rooms))
+        .filter(chat_mentions::user_id.eq(user_id))
+        .filter(chat_mentions::message_id.lt(before))
+        .filter(chat_messages::sender_id.ne(user_id))
+        .filter(chat_messages::is_deleted.eq(false))
+        .order(chat_mentions::message_id.desc())
+        .limit(limit + 1)
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    let whole_room: Vec<MessageRow> = chat_messages::table
+        .inner_join(
+            chat_room_members::table
+                .on(chat_room_members::room_id.eq(chat_messages::room_id).and(chat_room_members::user_id.eq(user_id))),
+        )
+        .filter(chat_messages::mentions_room.eq(true))
+        .filter(chat_messages::id.lt(before))
+        .filter(chat_messages::sender_id.ne(user_id))
+        .filter(chat_messages::is_deleted.eq(false))
+        .order(chat_messages::id.desc())
+        .limit(limit + 1)
+        .select(MessageRow::as_select())
+        .load(conn)?;
+    rows.extend(whole_room);
+    rows.sort_by_key(|m| std::cmp::Reverse(m.id));
+    rows.dedup_by_key(|m| m.id);
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, has_more))
 }

@@ -31,6 +31,7 @@ macro_rules! per_backend {
 pub mod attachments;
 pub mod dump;
 pub mod events;
+pub mod mentions;
 pub mod messages;
 pub mod models;
 pub mod pins;

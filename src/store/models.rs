@@ -76,6 +76,8 @@ pub struct MemberRow {
     pub last_read_at: Option<i64>,
     pub last_read_message_id: MessageId,
     pub is_muted: bool,
+    /// `all`, `mentions` or `none`; NULL: the room type's default.
+    pub notify: Option<String>,
 }
 
 #[derive(Debug, Insertable)]
@@ -100,6 +102,9 @@ pub struct MessageRow {
     pub is_deleted: bool,
     pub created_at: i64,
     pub edited_at: Option<i64>,
+    /// Rendered when written; NULL for messages written before formatting existed.
+    pub content_html: Option<String>,
+    pub mentions_room: bool,
 }
 
 #[derive(Debug, Insertable)]

@@ -72,6 +72,17 @@ pub fn set_role(conn: &mut DbConn, room_id: RoomId, user_id: UserId, role: Role)
     .execute(conn)
 }
 
+/// A member's notification level (`all`, `mentions` or `none`).
+pub fn set_notify(conn: &mut DbConn, room_id: RoomId, user_id: UserId, level: &str) -> QueryResult<usize> {
+    diesel::update(
+        chat_room_members::table
+            .filter(chat_room_members::room_id.eq(room_id))
+            .filter(chat_room_members::user_id.eq(user_id)),
+    )
+    .set(chat_room_members::notify.eq(level))
+    .execute(conn)
+}
+
 pub fn set_muted(conn: &mut DbConn, room_id: RoomId, user_id: UserId, muted: bool) -> QueryResult<usize> {
     diesel::update(
         chat_room_members::table

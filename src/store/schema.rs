@@ -63,6 +63,7 @@ diesel::table! {
         last_read_at -> Nullable<BigInt>,
         last_read_message_id -> BigInt,
         is_muted -> Bool,
+        notify -> Nullable<Text>,
     }
 }
 
@@ -78,6 +79,15 @@ diesel::table! {
         is_deleted -> Bool,
         created_at -> BigInt,
         edited_at -> Nullable<BigInt>,
+        content_html -> Nullable<Text>,
+        mentions_room -> Bool,
+    }
+}
+
+diesel::table! {
+    chat_mentions (message_id, user_id) {
+        message_id -> BigInt,
+        user_id -> BigInt,
     }
 }
 
@@ -130,6 +140,7 @@ diesel::joinable!(chat_room_members -> chat_rooms (room_id));
 diesel::joinable!(chat_room_members -> users (user_id));
 diesel::joinable!(chat_messages -> users (sender_id));
 diesel::joinable!(chat_attachments -> chat_messages (message_id));
+diesel::joinable!(chat_mentions -> chat_messages (message_id));
 diesel::joinable!(user_permissions -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
@@ -146,6 +157,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     chat_message_reads,
     chat_events,
     chat_event_counter,
+    chat_mentions,
 );
 
 diesel::table! {

@@ -12,6 +12,7 @@ mod budget;
 mod catch_up;
 mod hardening;
 mod members;
+mod mentions;
 mod messages;
 mod ops;
 mod permissions;

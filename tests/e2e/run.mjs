@@ -1121,3 +1121,168 @@ describe('reactions, pins and presence', { timeout: 8 * 60_000 }, () => {
     assert.deepEqual(pageErrors, []);
   });
 });
+
+// ---------------------------------------------------------------- formatting, mentions, notifications
+
+describe('formatting, mentions and notifications', { timeout: 8 * 60_000 }, () => {
+  let alice;
+  let bob;
+
+  /** A page whose Notification API is a recorder, and whose visibility the test sets. */
+  async function recordingPage(name) {
+    const context = await browser.newContext({ baseURL: `http://127.0.0.1:${proxy.port}`, viewport: { width: 1280, height: 800 } });
+    context.setDefaultTimeout(15_000);
+    await context.addInitScript(() => {
+      window.__asks = 0;
+      window.__shown = [];
+      window.__hidden = false;
+      let permission = 'default';
+      window.Notification = class {
+        constructor(title, options) { window.__shown.push({ title, body: options?.body }); }
+        close() {}
+        static get permission() { return permission; }
+        static requestPermission() {
+          window.__asks++;
+          permission = 'granted';
+          return Promise.resolve(permission);
+        }
+      };
+      Object.defineProperty(document, 'visibilityState', {
+        configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible'),
+      });
+    });
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${name}: ${err.message}`));
+    who.set(page, name);
+    return page;
+  }
+
+  before(async () => {
+    await startServer();
+    await seed();
+    proxy = await startProxy(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    alice = await recordingPage('alice');
+    bob = await recordingPage('bob');
+    await signIn(alice, 'alice');
+    await signIn(bob, 'bob');
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await cleanup();
+  }, { timeout: 30_000 });
+
+  it('shows messages as rendered Markdown, code styled, links in a new tab', { timeout: STEP_MS }, async () => {
+    await ready(alice, 'Project');
+    await ready(bob, 'Project');
+    await postMessage('alice', ids.project.id,
+      'Some **bold** and `inline code`, see [the docs](https://example.com/docs)\n\n```\nlet x = 1;\n```\n\n> quoted');
+    const msg = await waitForMessage(bob, 'Some bold and inline code');
+    const text = msg.locator(sel('message-text'));
+    assert.equal(await text.locator('strong').textContent(), 'bold');
+    assert.equal(await text.locator('p code').textContent(), 'inline code');
+    assert.equal(await text.locator('pre code').textContent(), 'let x = 1;\n');
+    assert.equal(await text.locator('blockquote').textContent(), 'quoted');
+    const font = await text.locator('pre').evaluate((el) => getComputedStyle(el).fontFamily);
+    assert.match(font, /mono/i, 'code blocks are set in a monospace font');
+    const link = text.getByRole('link', { name: 'the docs' });
+    assert.equal(await link.getAttribute('href'), 'https://example.com/docs');
+    assert.equal(await link.getAttribute('target'), '_blank');
+    assert.match(await link.getAttribute('rel'), /noopener/);
+  });
+
+  it('neutralises script tags and javascript: links', { timeout: STEP_MS }, async () => {
+    await ready(bob, 'Project');
+    await postMessage('alice', ids.project.id, 'Before <script>window.__xss = 1</script> after');
+    await postMessage('alice', ids.project.id, '[click me](javascript:window.__xss=2) and <a href="javascript:window.__xss=3">raw</a>');
+    const scripted = await waitForMessage(bob, 'Before <script>');
+    assert.equal(await scripted.locator('script').count(), 0, 'no script element');
+    assert.equal(await scripted.locator(sel('message-text')).textContent(), 'Before <script>window.__xss = 1</script> after');
+    const linked = await waitForMessage(bob, 'click me');
+    const hrefs = await linked.locator('a').evaluateAll((els) => els.map((a) => a.getAttribute('href')));
+    assert.ok(hrefs.every((h) => h && /^https?:|^mailto:/.test(h)), `no javascript: link: ${hrefs}`);
+    assert.match(await linked.locator(sel('message-text')).textContent(), /<a href="javascript:window.__xss=3">raw<\/a>/,
+      'raw HTML is shown as text');
+    await linked.getByText('click me').click();
+    await sleep(200);
+    assert.equal(await bob.evaluate(() => window.__xss), undefined, 'nothing ran');
+  });
+
+  it('completes a mention from the keyboard', { timeout: STEP_MS }, async () => {
+    await ready(alice, 'Project');
+    const input = alice.locator(sel('composer-input'));
+    await input.fill('');
+    await input.type('Thanks @b');
+    const list = alice.getByRole('listbox', { name: 'Mention suggestions' });
+    await list.waitFor();
+    const option = list.getByRole('option', { name: /Bob Durand/ });
+    assert.equal(await option.getAttribute('aria-selected'), 'true');
+    assert.equal(await input.getAttribute('aria-activedescendant'), await option.getAttribute('id'));
+    await input.press('ArrowDown');
+    assert.equal(await option.getAttribute('aria-selected'), 'true', 'one match: the selection stays on it');
+    await input.press('Enter');
+    assert.equal(await input.inputValue(), 'Thanks @bob ', 'Enter picked the member instead of sending');
+    assert.ok(await list.isHidden(), 'the list closed');
+    await input.type('for the review');
+    await input.press('Enter');
+    const mine = await waitForMessage(bob, 'Thanks @bob for the review');
+    assert.match(await mine.getAttribute('class'), /\bmention\b/, 'the mention stands out for Bob');
+    await input.type('@zz');
+    assert.ok(await list.isHidden(), 'no member matches: no list');
+    await input.press('Escape');
+    await input.fill('');
+  });
+
+  it('asks for notification permission only after a click, then notifies by level', { timeout: STEP_MS }, async () => {
+    await ready(bob, 'Side');
+    assert.equal(await bob.evaluate(() => window.__asks), 0, 'nothing asked on load');
+    // At this width the room panel is shown beside the chat.
+    const enable = bob.getByRole('button', { name: 'Enable desktop notifications' });
+    await enable.waitFor();
+    assert.equal(await bob.evaluate(() => window.__asks), 0, 'nothing asked before the click');
+    await enable.click();
+    await eventually(async () => (await bob.evaluate(() => window.__asks)) === 1, { message: 'asked once, on the click' });
+    await eventually(async () => (await enable.count()) === 0, { message: 'the button goes once answered' });
+
+    // Project: mentions only. Bob keeps Side open and the page hidden.
+    await openRoom(bob, 'Project');
+    const level = bob.getByRole('combobox', { name: 'Notify me of' });
+    await level.selectOption('mentions');
+    await eventually(async () => {
+      const members = await expectStatus(call('GET', `/chat/api/rooms/${ids.project.id}/members`, { cookie: api.bob }), 200, 'members');
+      return members.find((m) => m.user_id === ids.bob.id).notify === 'mentions';
+    }, { message: 'the level is saved' });
+    await openRoom(bob, 'Side');
+    await bob.evaluate(() => { window.__hidden = true; });
+    const titleBefore = await bob.title();
+    await postMessage('alice', ids.project.id, 'a message for everyone');
+    await postMessage('alice', ids.side.id, 'in the open room');
+    await eventually(async () => (await bob.evaluate(() => window.__shown.length)) === 1,
+      { message: 'Side (all) notifies, Project (mentions) does not' });
+    await postMessage('alice', ids.project.id, '@bob can you look?');
+    await eventually(async () => (await bob.evaluate(() => window.__shown.length)) === 2, { message: 'the mention notifies' });
+    const shown = await bob.evaluate(() => window.__shown);
+    assert.equal(shown[0].title, 'Alice Martin in Side');
+    assert.deepEqual(shown[1], { title: 'Alice Martin in Project', body: '@bob can you look?' });
+    assert.doesNotMatch(titleBefore, /^\(\d+\)/, `no count before: ${titleBefore}`);
+    await eventually(async () => /^\(1\) /.test(await bob.title()), { message: 'the title counts the unread mention' });
+
+    // Visible again: no more notifications.
+    await bob.evaluate(() => { window.__hidden = false; });
+    await postMessage('alice', ids.project.id, '@bob again');
+    await sleep(500);
+    assert.equal(await bob.evaluate(() => window.__shown.length), 2, 'no notification while the page is shown');
+    await openRoom(bob, 'Project');
+    await eventually(async () => !/^\(\d+\)/.test(await bob.title()), { message: 'reading the room clears the count' });
+  });
+
+  it('raised no uncaught error in the pages', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -5,8 +5,9 @@ import { api, setUnauthenticatedHandler, describeError } from './api.js';
 import { Stream } from './stream.js';
 import {
   state, setRooms, mergeRoom, removeRoom, resetState, applyNewMessage, applyMessageUpdate,
-  applyMessageDeleted, setUnread, totalUnread, onRoomsChanged, roomsChanged,
+  applyMessageDeleted, setUnread, attentionCount, onRoomsChanged, roomsChanged,
 } from './state.js';
+import * as notify from './notify.js';
 import { initLogin, showLogin, hideLogin } from './views/login.js';
 import { initSidebar, renderMe, setConnectionDot } from './views/sidebar.js';
 import * as chat from './views/chat.js';
@@ -34,6 +35,7 @@ function init() {
   composer.initComposer({
     onSent: (msg) => { applyNewMessage(msg); chat.onSent(msg); },
     onEditLast: chat.editLast,
+    members: chat.currentMembers,
   });
   initInfo({ onLeft: () => navigate(null), onClose: () => setPanel(null) });
   initSearch({ openAt: openAtMessage });
@@ -71,6 +73,7 @@ async function enterApp() {
   hideLogin();
   renderMe();
   resetState();
+  notify.forgetLevels();
   chat.closeRoom();
   ready = false;
   buffered = [];
@@ -226,7 +229,7 @@ function setPanel(which) {
 
 function updateTitle() {
   if (!signedIn) return;
-  const n = totalUnread();
+  const n = attentionCount();
   const room = state.rooms.get(chat.currentRoomId());
   document.title = `${n ? `(${n}) ` : ''}${room ? `${room.name} · ` : ''}causerie`;
 }
@@ -265,6 +268,7 @@ function handle(name, data) {
     case 'new_message':
       if (!applyNewMessage(data)) fetchRoom(data.room_id);
       chat.onNewMessage(data);
+      notify.onNewMessage(data, navigate);
       break;
     case 'message_updated':
       applyMessageUpdate(data);
@@ -315,6 +319,7 @@ function myReadMark({ room_id: roomId, message_id: messageId }) {
 function memberEvent(name, data) {
   const { room_id: roomId, member } = data;
   if (member.user_id === state.me.id) {
+    notify.setLevel(roomId, member.notify);
     if (name === 'member_left') {
       removeRoom(roomId);
       if (chat.currentRoomId() === roomId) {

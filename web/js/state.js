@@ -1,5 +1,6 @@
 // Client state shared by the views: who I am and the rooms I am in.
 // Messages of the open room live in the chat view; everything here is small.
+import { mentionsMe } from './rich.js';
 
 export const state = {
   me: null,
@@ -49,7 +50,7 @@ export function setRooms(list) {
 export function mergeRoom(room) {
   const old = state.rooms.get(room.id);
   const merged = { ...(old || {}), ...room };
-  for (const key of ['my_role', 'is_muted', 'unread_count', 'last_message']) {
+  for (const key of ['my_role', 'is_muted', 'unread_count', 'mention_count', 'last_message']) {
     if (room[key] === undefined && old) merged[key] = old[key];
   }
   if (old && old.last_message && room.last_message && room.last_message.id < old.last_message.id) {
@@ -90,6 +91,7 @@ export function applyNewMessage(msg) {
     // Only count a message newer than anything we knew, so a replayed event
     // after a reconnect or reload is not counted twice.
     if (msg.sender_id !== state.me.id) room.unread_count = (room.unread_count || 0) + 1;
+    if (mentionsMe(msg, state.me.id)) room.mention_count = (room.mention_count || 0) + 1;
     roomsChanged();
   }
   return true;
@@ -113,6 +115,10 @@ export function applyMessageDeleted({ id, room_id }) {
 
 export function setUnread(roomId, count) {
   const room = state.rooms.get(roomId);
+  if (room && count === 0 && room.mention_count) {
+    room.mention_count = 0;
+    roomsChanged();
+  }
   if (room && room.unread_count !== count) {
     room.unread_count = count;
     roomsChanged();
@@ -122,5 +128,15 @@ export function setUnread(roomId, count) {
 export function totalUnread() {
   let n = 0;
   for (const room of state.rooms.values()) if (!room.is_muted) n += room.unread_count || 0;
+  return n;
+}
+
+/** What the page title counts: unread direct messages and unread mentions, muted rooms aside. */
+export function attentionCount() {
+  let n = 0;
+  for (const room of state.rooms.values()) {
+    if (room.is_muted) continue;
+    n += room.room_type === 'direct' ? (room.unread_count || 0) : (room.mention_count || 0);
+  }
   return n;
 }

@@ -104,6 +104,11 @@ function initKeyboard(items) {
   });
 }
 
+/** The open room's members (user id -> Member), for mention suggestions. */
+export function currentMembers() {
+  return members;
+}
+
 export function currentRoomId() {
   return roomId;
 }

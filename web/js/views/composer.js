@@ -5,6 +5,7 @@ import { $, h, icon } from '../dom.js';
 import { api, uploadMessage, describeError } from '../api.js';
 import { state, can } from '../state.js';
 import { formatSize, messagePreview } from '../format.js';
+import * as mentionPicker from './mention-picker.js';
 
 const TYPING_EVERY_MS = 3000;
 const MAX_CHARS = 10000;
@@ -14,7 +15,7 @@ let replyTo = null;
 let files = [];
 let sending = false;
 let lastTypingAt = 0;
-let hooks = { onSent: () => {}, onEditLast: () => {} };
+let hooks = { onSent: () => {}, onEditLast: () => {}, members: () => new Map() };
 
 let form; let input; let fileInput; let sendBtn;
 
@@ -31,7 +32,9 @@ export function initComposer(callbacks) {
     e.preventDefault();
     send();
   });
+  mentionPicker.initMentionPicker(input, () => hooks.members());
   input.addEventListener('keydown', (e) => {
+    if (mentionPicker.onKeydown(e)) return;
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
       e.preventDefault();
       send();
@@ -116,6 +119,7 @@ export function clearDrafts() {
 export function setRoom(room) {
   saveDraft();
   roomId = room ? room.id : null;
+  mentionPicker.close();
   replyTo = null;
   files = [];
   renderReply();

@@ -9,6 +9,9 @@ import { addMemberDialog } from './room-dialogs.js';
 import { openLightbox } from './lightbox.js';
 import { fileCard } from './message.js';
 import { presenceDot } from '../presence.js';
+import * as notify from '../notify.js';
+
+const NOTIFY_LEVELS = [['all', 'All new messages'], ['mentions', 'Mentions only'], ['none', 'Nothing']];
 
 const ROLES = ['member', 'moderator', 'admin'];
 const ROLE_ORDER = { admin: 0, moderator: 1, member: 2 };
@@ -83,6 +86,7 @@ export function showRoom(r, memberMap) {
         }, icon('x'))),
       h('p', { class: 'muted small' }, kind)),
     h('div', { class: 'info-actions' }, muteBtn, leaveBtn),
+    notifySetting(),
     h('section', { class: 'info-section', 'aria-labelledby': 'members-heading' },
       h('div', { class: 'section-head' },
         h('h3', { id: 'members-heading' }, `Members (${members.size})`),
@@ -146,6 +150,40 @@ async function removeMember(member) {
   try {
     await api.del(`/rooms/${room.id}/members/${member.user_id}`);
   } catch (err) {
+    toast(describeError(err));
+  }
+}
+
+/** My notification level in this room, and the button that asks for desktop notifications. */
+function notifySetting() {
+  const me = members.get(state.me.id);
+  const fallback = room.room_type === 'channel' ? 'mentions' : 'all';
+  const level = room.is_muted ? 'none' : (me?.notify || fallback);
+  notify.setLevel(room.id, me?.notify);
+  const select = h('select', {
+    id: 'notify-level', testid: 'notify-level', disabled: room.is_muted,
+    title: room.is_muted ? 'Unmute the room to choose' : null,
+    onchange: (e) => changeNotify(e.target.value, e.target),
+  }, NOTIFY_LEVELS.map(([value, label]) => h('option', { value, selected: value === level }, label)));
+  const enable = notify.canAsk() ? h('button', {
+    class: 'btn btn-small', type: 'button', testid: 'enable-notifications',
+    onclick: async () => {
+      await notify.askPermission();
+      showRoom(room, members);
+    },
+  }, icon('bell', 14), 'Enable desktop notifications') : null;
+  return h('div', { class: 'notify-setting' },
+    h('label', { for: 'notify-level' }, 'Notify me of'), select, enable);
+}
+
+async function changeNotify(level, select) {
+  const me = members.get(state.me.id);
+  try {
+    const updated = await api.patch(`/rooms/${room.id}/members/${state.me.id}`, { notify: level });
+    members.set(state.me.id, { ...(me || {}), ...updated });
+    notify.setLevel(room.id, updated.notify);
+  } catch (err) {
+    select.value = me?.notify || 'all';
     toast(describeError(err));
   }
 }

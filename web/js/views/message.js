@@ -3,6 +3,7 @@
 import { h, icon, avatar } from '../dom.js';
 import { formatTime, formatFull, formatSize, linkify, safeHref } from '../format.js';
 import { renderReactions, togglePicker } from './reactions.js';
+import { richText, mentionsMe } from '../rich.js';
 
 /**
  * @param {object} msg  Message from the API
@@ -18,7 +19,8 @@ export function renderMessage(msg, ctx) {
 
   const own = msg.sender_id === ctx.meId;
   const el = h('article', {
-    class: `msg${own ? ' own' : ''}${msg.is_deleted ? ' deleted' : ''}`, tabindex: '-1',
+    class: `msg${own ? ' own' : ''}${msg.is_deleted ? ' deleted' : ''}${mentionsMe(msg, ctx.meId) ? ' mention' : ''}`,
+    tabindex: '-1',
     testid: 'message', 'data-message-id': msg.id, 'data-sender-id': msg.sender_id,
     'aria-label': `${msg.sender_name}, ${formatTime(msg.created_at)}`,
   });
@@ -37,7 +39,8 @@ export function renderMessage(msg, ctx) {
     body.append(h('p', { class: 'msg-text msg-deleted', testid: 'message-deleted' }, 'This message was deleted.'));
   } else {
     if (msg.reply_to) body.append(renderQuote(msg.reply_to, ctx));
-    if (msg.content) body.append(h('div', { class: 'msg-text', testid: 'message-text' }, linkify(msg.content)));
+    if (msg.content_html) body.append(h('div', { class: 'msg-text rich', testid: 'message-text' }, richText(msg.content_html)));
+    else if (msg.content) body.append(h('div', { class: 'msg-text', testid: 'message-text' }, linkify(msg.content)));
     if (msg.attachments?.length) body.append(renderAttachments(msg.attachments, ctx));
     if (msg.pinned_at) body.append(h('p', { class: 'msg-pinned muted small', testid: 'message-pinned' }, icon('pin', 12), ' Pinned'));
     const chips = ctx.nameOf ? renderReactions(msg, ctx) : null;

@@ -362,3 +362,8 @@ mod tests {
         }
     }
 }
+
+/// The allow-list and limits of uploads, so that a client refuses a file before sending it.
+pub async fn rules(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(ok(&attachments::rules(&chat, &user.into_actor())?))
+}

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{broadcast, Notify};
 
 use super::{Event, Notice};
@@ -30,6 +31,8 @@ pub enum Control {
     Close,
     /// A ping is due: the stream wrote nothing for a whole keep-alive interval.
     Ping,
+    /// Write this framed event (one addressed to the user, not to a room).
+    Frame(Bytes),
 }
 
 struct StreamEntry {
@@ -236,6 +239,11 @@ impl Hub {
                         if entry.credential == credential {
                             entry.control.send(Control::Close);
                         }
+                    }
+                }
+                Notice::ToUser { user_id, frame } => {
+                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                        entry.control.send(Control::Frame(frame.clone()));
                     }
                 }
             }

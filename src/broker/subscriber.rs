@@ -211,6 +211,12 @@ impl Subscriber {
             }
             Control::Close => self.closed = true,
             Control::Ping => self.ping = true,
+            Control::Frame(frame) => {
+                self.ready = Some(match self.ready.take() {
+                    None => frame,
+                    Some(before) => [before, frame].concat().into(),
+                });
+            }
         }
     }
 

@@ -18,6 +18,7 @@ text_enum!(
         MemberLeft => "member_left",
         RoomUpdated => "room_updated",
         Typing => "typing",
+        MeUpdated => "me_updated",
         Reset => "reset",
     }
 );
@@ -32,6 +33,7 @@ impl EventKind {
             Self::MemberJoined | Self::MemberUpdated | Self::MemberLeft => "MemberChanged",
             Self::RoomUpdated => "Room",
             Self::Typing => "Typing",
+            Self::MeUpdated => "User",
             Self::Reset => "{}",
         }
     }
@@ -39,7 +41,7 @@ impl EventKind {
     /// Whether the event has a place in the log (an `id:`), so that a stream resumes
     /// after it.
     pub fn is_stored(self) -> bool {
-        !matches!(self, Self::Typing | Self::Reset)
+        !matches!(self, Self::Typing | Self::MeUpdated | Self::Reset)
     }
 }
 
@@ -139,9 +141,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_typing_and_reset_stay_out_of_the_log() {
+    fn only_typing_me_updated_and_reset_stay_out_of_the_log() {
         let passing: Vec<_> = EventKind::ALL.iter().filter(|k| !k.is_stored()).collect();
-        assert_eq!(passing, [&EventKind::Typing, &EventKind::Reset]);
+        assert_eq!(passing, [&EventKind::Typing, &EventKind::MeUpdated, &EventKind::Reset]);
     }
 
     /// The web client listens for every kind by name (`addEventListener`), so its list must

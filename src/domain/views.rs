@@ -148,3 +148,14 @@ pub struct TokenInfo {
     pub created_at: String,
     pub last_used_at: Option<String>,
 }
+
+/// What an upload may be, for clients to check files before sending them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UploadRules {
+    /// Accepted file name extensions, lower case, without the dot.
+    pub extensions: Vec<String>,
+    /// The accepted kinds in words, as every refusal (415) ends.
+    pub allowed: String,
+    pub max_file_bytes: u64,
+    pub max_files_per_message: usize,
+}

@@ -13,6 +13,7 @@ mod catch_up;
 mod hardening;
 mod members;
 mod messages;
+mod newcomers;
 mod ops;
 mod permissions;
 mod replay;

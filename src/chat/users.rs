@@ -129,7 +129,9 @@ pub async fn update(
             let held = users::permissions(tx, id)?;
             if !row.is_admin && !held.contains(&Permission::Read) {
                 tx.notify(Notice::StreamsEnd { user_id, keep: None });
-            } else if !row.disabled && (permissions.is_some() || changes.is_admin.is_some() || changes.display_name.is_some()) {
+            } else if !row.disabled
+                && (permissions.is_some() || changes.is_admin.is_some() || changes.display_name.is_some())
+            {
                 // The user's open pages show and hide their controls at once.
                 let me = views::me(row.id, &row.username, &row.display_name, row.is_admin, &held);
                 let payload = serde_json::to_string(&me).map_err(ApiError::internal)?;

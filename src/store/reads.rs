@@ -54,7 +54,13 @@ pub fn first_reads(
 /// The sender's mark moves to the message they just sent: whoever writes has read the
 /// room up to there. One update that finds the member by its (room, user) key, and the
 /// mark's row when it moved.
-pub fn mark_sent(conn: &mut DbConn, room_id: RoomId, user_id: UserId, message_id: MessageId, now: i64) -> QueryResult<()> {
+pub fn mark_sent(
+    conn: &mut DbConn,
+    room_id: RoomId,
+    user_id: UserId,
+    message_id: MessageId,
+    now: i64,
+) -> QueryResult<()> {
     let moved = diesel::update(
         chat_room_members::table
             .filter(chat_room_members::room_id.eq(room_id))

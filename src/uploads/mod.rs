@@ -86,8 +86,10 @@ fn expected(extension: &str) -> Option<(Kind, &'static str)> {
 
 /// Every extension the allow-list accepts, as the web client is told (`GET
 /// /chat/api/uploads/rules`), so that it refuses others before uploading.
-pub const EXTENSIONS: &[&str] =
-    &["jpg", "jpeg", "png", "gif", "webp", "pdf", "zip", "docx", "xlsx", "pptx", "doc", "xls", "ppt", "txt", "log", "csv", "md"];
+pub const EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "gif", "webp", "pdf", "zip", "docx", "xlsx", "pptx", "doc", "xls", "ppt", "txt", "log",
+    "csv", "md",
+];
 
 /// What the allow-list accepts, in words: the end of every refusal.
 pub const ALLOWED: &str = "images (jpeg, png, gif, webp), pdf, zip, office documents, txt, csv, md, log";

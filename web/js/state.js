@@ -5,6 +5,7 @@ export const state = {
   me: null,
   rooms: new Map(), // id -> Room
   currentRoomId: null,
+  leaving: new Set(), // rooms I am leaving by my own hand
 };
 
 const listeners = new Set();
@@ -90,6 +91,9 @@ export function applyNewMessage(msg) {
     // Only count a message newer than anything we knew, so a replayed event
     // after a reconnect or reload is not counted twice.
     if (msg.sender_id !== state.me.id) room.unread_count = (room.unread_count || 0) + 1;
+    // Whoever writes has read the room up to there (the server moved the mark), from
+    // whichever tab, device or token the message came.
+    else if (msg.message_type !== 'system') room.unread_count = 0;
     roomsChanged();
   }
   return true;

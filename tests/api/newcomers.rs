@@ -231,3 +231,28 @@ async fn the_upload_rules_are_the_ones_the_server_applies() {
     let writer = app.user_with("writer", Some(&["chat.create"])).await;
     assert_error(writer.get("/uploads/rules").await, StatusCode::FORBIDDEN, "forbidden").await;
 }
+
+/// `causerie user grant --help` shows what applies to it: the permission names and what each
+/// allows, and none of the server's own options.
+#[test]
+fn user_grant_help_shows_only_what_applies() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_causerie")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    for command in ["grant", "revoke"] {
+        let help = run(&["user", command, "--help"]);
+        for name in ["chat.read", "chat.create", "chat.update", "chat.delete", "chat.manage_rooms", "--database"] {
+            assert!(help.contains(name), "`user {command} --help` names {name}:\n{help}");
+        }
+        for other in ["--bind", "--uploads", "--demo"] {
+            assert!(!help.contains(other), "`user {command} --help` shows {other}, which does not apply:\n{help}");
+        }
+    }
+    // The server's options are where they apply: `serve`, and `causerie` alone.
+    let serve = run(&["serve", "--help"]);
+    assert!(serve.contains("--bind") && serve.contains("--uploads") && serve.contains("--demo"), "{serve}");
+    assert!(run(&["--help"]).contains("--bind"));
+    assert!(run(&["uploads", "gc", "--help"]).contains("--uploads"));
+}

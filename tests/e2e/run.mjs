@@ -1056,6 +1056,8 @@ describe('web client: newcomers, people management, polish and accessibility', {
       await eventually(async () => /deleted/i.test(await quote(p).textContent()), { message: 'the quote says the original is gone' });
       assert.doesNotMatch(await quote(p).textContent(), /eleven|ten/);
     }
+    await bob.reload();
+    await eventually(async () => /deleted/i.test(await quote(bob).textContent().catch(() => '')), { message: 'the same after a reload' });
   });
 
   it('marks read what was on screen when a room opens, and the badge never comes back', { timeout: STEP_MS }, async () => {

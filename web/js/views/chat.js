@@ -195,6 +195,7 @@ export async function openRoom(id) {
   members = new Map(memberList.map((m) => [m.user_id, m]));
   const messages = page.messages || [];
   hasMore = !!page.has_more;
+  noteDeletedQuotes(messages);
   list.reset(messages, firstUnreadId(messages, unreadBefore));
   // Nothing unread: there is nothing to mark until a new message arrives.
   if (!unreadBefore && messages.length) markedUpTo = list.last().id;
@@ -301,7 +302,9 @@ export function loadOlder() {
     const older = (page.messages || []).filter((m) => m.id < before && list.indexOf(m.id) < 0);
     const prevHeight = scroller.scrollHeight;
     const prevTop = scroller.scrollTop;
+    noteDeletedQuotes(older);
     list.prepend(older);
+    for (const m of older) if (m.is_deleted) updateQuotes(m.id, { excerpt: '', is_deleted: true });
     hasMore = !!page.has_more && older.length > 0;
     scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
     updateOlderStatus();
@@ -466,6 +469,14 @@ export function onMessageUpdated(msg) {
 function excerpt(content) {
   const chars = [...String(content || '')];
   return chars.length > 100 ? `${chars.slice(0, 100).join('')}…` : chars.join('');
+}
+
+/** A quote of a loaded message that is deleted says so (the server's quote just has no text). */
+function noteDeletedQuotes(msgs) {
+  const deleted = new Set([...list.messages, ...msgs].filter((m) => m.is_deleted).map((m) => m.id));
+  for (const m of msgs) {
+    if (m.reply_to && deleted.has(m.reply_to.id)) m.reply_to = { ...m.reply_to, is_deleted: true };
+  }
 }
 
 /** Reply quotes follow their original's edits and deletion live. */

@@ -23,31 +23,50 @@ pub struct Cli {
     pub command: Option<Command>,
     #[command(flatten)]
     pub global: GlobalArgs,
+    /// `causerie` alone serves: it takes what `serve` takes.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
+/// What every command reads: where the data is. Each command's help shows only what applies
+/// to it, so the server's own options are `serve`'s.
 #[derive(Debug, Args, Default)]
 pub struct GlobalArgs {
-    /// Address to listen on [env: CAUSERIE_BIND] [default: 127.0.0.1:8080]
-    #[arg(long, global = true)]
-    pub bind: Option<String>,
     /// sqlite://PATH or postgres://… [env: CAUSERIE_DATABASE_URL] [default: sqlite://causerie.db]
     #[arg(long, global = true)]
     pub database: Option<String>,
-    /// Where attachments are stored [env: CAUSERIE_UPLOADS_DIR] [default: uploads]
-    #[arg(long, global = true)]
-    pub uploads: Option<PathBuf>,
     /// A TOML file of settings [env: CAUSERIE_CONFIG]
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Default, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on [env: CAUSERIE_BIND] [default: 127.0.0.1:8080]
+    #[arg(long)]
+    pub bind: Option<String>,
+    /// Where attachments are stored [env: CAUSERIE_UPLOADS_DIR] [default: uploads]
+    #[arg(long)]
+    pub uploads: Option<PathBuf>,
     /// Seed demo users, rooms and messages
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub demo: bool,
 }
+
+/// What `user grant` and `user revoke` say of the permissions (the README says the same).
+const PERMISSIONS_HELP: &str = "Permissions:
+  chat.read          see one's rooms and messages, get live updates, find people, browse and join channels
+  chat.create        send messages and files, start direct conversations
+  chat.update        edit one's own messages
+  chat.delete        delete one's own messages, and others' in rooms where one moderates
+  chat.manage_rooms  create groups and channels; rename rooms and manage members as a room admin
+Administrators (user add --admin) hold them all. A change reaches open sessions within
+CAUSERIE_AUTH_CACHE_SECONDS; pages show it when they come back into view.";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the chat server (the default)
-    Serve,
+    Serve(ServeArgs),
     /// Apply pending database migrations and exit
     Migrate,
     /// Manage user accounts
@@ -70,7 +89,11 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum UploadsCommand {
     /// Remove files of deleted messages, files without rows and stale temporary files
-    Gc,
+    Gc {
+        /// Where attachments are stored [env: CAUSERIE_UPLOADS_DIR] [default: uploads]
+        #[arg(long)]
+        uploads: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,15 +113,21 @@ pub enum UserCommand {
         password_stdin: bool,
     },
     /// Give permissions to a user
+    #[command(after_help = PERMISSIONS_HELP)]
     Grant {
+        /// The user's username
         name: String,
-        #[arg(required = true)]
+        /// One or more permission names (listed below), or a comma-separated list
+        #[arg(required = true, value_name = "PERMISSION")]
         permissions: Vec<String>,
     },
     /// Take permissions from a user
+    #[command(after_help = PERMISSIONS_HELP)]
     Revoke {
+        /// The user's username
         name: String,
-        #[arg(required = true)]
+        /// One or more permission names (listed below), or a comma-separated list
+        #[arg(required = true, value_name = "PERMISSION")]
         permissions: Vec<String>,
     },
 }
@@ -111,11 +140,19 @@ pub enum TokenCommand {
 
 impl Cli {
     pub fn settings(&self) -> Result<Settings, String> {
+        // `causerie --bind …` and `causerie serve --bind …` alike; `uploads gc --uploads …`.
+        let serve = match &self.command {
+            Some(Command::Serve(args)) => args.clone(),
+            Some(Command::Uploads(UploadsCommand::Gc { uploads })) => {
+                ServeArgs { uploads: uploads.clone(), ..ServeArgs::default() }
+            }
+            _ => ServeArgs::default(),
+        };
         let overrides = Overrides {
-            bind: self.global.bind.clone(),
+            bind: serve.bind.or_else(|| self.serve.bind.clone()),
             database_url: self.global.database.clone(),
-            uploads_dir: self.global.uploads.clone(),
-            demo: self.global.demo.then_some(true),
+            uploads_dir: serve.uploads.or_else(|| self.serve.uploads.clone()),
+            demo: (serve.demo || self.serve.demo).then_some(true),
         };
         // Read here rather than by clap, which refuses an empty variable; empty means none.
         let config = self
@@ -172,7 +209,7 @@ async fn admin_command(command: Command, settings: &Settings) -> anyhow::Result<
     let chat = Chat::new(Arc::new(settings.clone()), db);
     let fail = |e: ApiError| anyhow::anyhow!("{e}");
     match command {
-        Command::Serve => anyhow::bail!("serve is not an administration command"),
+        Command::Serve(_) => anyhow::bail!("serve is not an administration command"),
         Command::Backup { .. } | Command::Export { .. } | Command::Import { .. } => {
             anyhow::bail!("handled before the database is opened")
         }
@@ -218,7 +255,7 @@ async fn admin_command(command: Command, settings: &Settings) -> anyhow::Result<
             chat.commit(move |tx| Ok(tokens::create_api_token(tx, user.id, "cli", &hash)?)).await.map_err(fail)?;
             println!("{token}");
         }
-        Command::Uploads(UploadsCommand::Gc) => {
+        Command::Uploads(UploadsCommand::Gc { .. }) => {
             use crate::uploads::gc;
             let cutoff = gc::cutoff();
             let stored = attachments::stored_files(&chat).await.map_err(fail)?;

@@ -17,8 +17,8 @@ fn main() {
     };
     let colour = std::io::stderr().is_terminal();
     telemetry::init(&settings.log_format, &settings.log_level, std::io::stderr, colour);
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(settings),
+    let result = match cli.command.unwrap_or(Command::Serve(Default::default())) {
+        Command::Serve(_) => serve(settings),
         other => run_admin_command(other, &settings),
     };
     if let Err(error) = result {

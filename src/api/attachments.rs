@@ -347,6 +347,11 @@ fn disposition(name: &str, inline: bool) -> ContentDisposition {
     ContentDisposition { disposition, parameters }
 }
 
+/// The allow-list and limits of uploads, so that a client refuses a file before sending it.
+pub async fn rules(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpResponse> {
+    Ok(ok(&attachments::rules(&chat, &user.into_actor())?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

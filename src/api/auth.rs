@@ -6,7 +6,7 @@ use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::{created, no_content, ok, Json, OptionalJson};
+use super::{created, no_content, ok, Json, OptionalJson, Query};
 use crate::auth::{csrf, CurrentUser, SESSION_COOKIE};
 use crate::chat::sessions;
 use crate::chat::Chat;
@@ -52,8 +52,20 @@ pub async fn logout(chat: web::Data<Chat>, user: CurrentUser) -> ApiResult<HttpR
     Ok(response)
 }
 
-pub async fn me(user: CurrentUser) -> HttpResponse {
-    ok(&sessions::me(&user))
+#[derive(Deserialize, Default)]
+pub struct MeQuery {
+    /// The web client's start-up probe: nobody signed in is an expected answer (204), not
+    /// an error (401) for the browser's console and the server's log.
+    #[serde(default)]
+    optional: bool,
+}
+
+pub async fn me(user: Result<CurrentUser, ApiError>, query: Query<MeQuery>) -> ApiResult<HttpResponse> {
+    match user {
+        Ok(user) => Ok(ok(&sessions::me(&user))),
+        Err(ApiError::Unauthenticated | ApiError::UnauthenticatedBecause(_)) if query.0.optional => Ok(no_content()),
+        Err(error) => Err(error),
+    }
 }
 
 #[derive(Deserialize, Default)]

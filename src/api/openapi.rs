@@ -35,7 +35,8 @@ const PROSE: &str = include_str!("openapi.md");
         SearchResults,
         Reaction,
         ReactionChanged,
-        PresenceChanged
+        PresenceChanged,
+        UploadRules
     ))
 )]
 struct Doc;
@@ -44,12 +45,13 @@ struct Doc;
 const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("post", "/chat/api/auth/login", "Log in; sets the session cookie", "LoginRequest", 200, "{user: User}"),
     ("post", "/chat/api/auth/logout", "Log out; the session ends", "", 204, ""),
-    ("get", "/chat/api/me", "The caller, with permissions", "", 200, "User"),
+    ("get", "/chat/api/me", "The caller, with permissions (?optional=true: 204 instead of 401 when nobody is signed in)", "", 200, "User"),
     ("get", "/chat/api/me/tokens", "The caller's API tokens (never their secrets)", "", 200, "[TokenInfo]"),
     ("post", "/chat/api/me/tokens", "Create an API token; the secret is shown once", "TokenRequest", 201, "CreatedToken"),
     ("delete", "/chat/api/me/tokens/{id}", "Revoke an API token", "", 204, ""),
     ("get", "/chat/api/me/mentions", "Messages that mention me or @room in rooms I am in, newest first (?before=, ?limit= 1-100, default 50)", "", 200, "MessagePage"),
     ("get", "/chat/api/users", "Search users by name (?q=, ?limit=)", "", 200, "[User]"),
+    ("get", "/chat/api/uploads/rules", "What an upload may be: accepted extensions, the same in words, size limits", "", 200, "UploadRules"),
     ("get", "/chat/api/admin/users", "All users with permissions (admin)", "", 200, "[User]"),
     ("post", "/chat/api/admin/users", "Create a user (admin)", "CreateUserRequest", 201, "User"),
     ("patch", "/chat/api/admin/users/{id}", "Change a user (admin); disabling ends sessions, tokens and streams", "UpdateUserRequest", 200, "User"),
@@ -283,6 +285,11 @@ fn query_parameters(path: &str) -> Vec<Value> {
             param("before", id(), "messages with a lower id"),
             param("limit", json!({"type": "integer", "format": "int64", "minimum": 1}), "default 50; above 100 is 100"),
         ],
+        "/chat/api/me" => vec![param(
+            "optional",
+            json!({"type": "boolean"}),
+            "true: answer 204 with no body, not 401, when nobody is signed in (a page's start-up probe)",
+        )],
         "/chat/api/stream" => vec![
             param("room_id", id(), "one room instead of all of mine"),
             param("last_event_id", json!({"type": "string"}), "resume after this event id, as Last-Event-ID does"),

@@ -27,6 +27,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(web::resource("/me/mentions").route(web::get().to(messages::mentions)))
                 .service(web::resource("/me/tokens/{id}").route(web::delete().to(auth::revoke_token)))
                 .service(web::resource("/users").route(web::get().to(admin::search_users)))
+                .service(web::resource("/uploads/rules").route(web::get().to(attachments::rules)))
                 .service(
                     web::resource("/admin/users")
                         .route(web::get().to(admin::list_users))

@@ -34,8 +34,11 @@ fn per_minute(n: u32) -> Quota {
     Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN))
 }
 
+/// A refusal whose `Retry-After` is the wait rounded up: a client that waits that long is
+/// let in, never refused again for a fraction of a second left over.
 fn refused(wait: Duration) -> ApiError {
-    ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) }
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::RateLimited { retry_after_secs: secs.max(1) }
 }
 
 /// Counts failures per key; the failure that uses up the quota locks the key until the
@@ -65,15 +68,20 @@ impl<K: Hash + Eq + Clone> Failures<K> {
     }
 
     fn allowed(&self, key: &K) -> Result<(), ApiError> {
+        self.wait(key).map_or(Ok(()), |wait| Err(refused(wait)))
+    }
+
+    /// How long the key stays locked, `None` when it is not.
+    fn wait(&self, key: &K) -> Option<Duration> {
         let now = Instant::now();
         let mut locked = self.locked();
         match locked.get(key) {
-            Some(until) if *until > now => Err(refused(*until - now)),
+            Some(until) if *until > now => Some(*until - now),
             Some(_) => {
                 locked.remove(key);
-                Ok(())
+                None
             }
-            None => Ok(()),
+            None => None,
         }
     }
 
@@ -135,9 +143,12 @@ impl Limits {
     }
 
     /// Refuses a login attempt while its address, or its address and username, is locked.
+    /// The refusal names the longer of the two locks, so that the time it gives is the time
+    /// the next attempt is let in.
     pub fn login_allowed(&self, ip: IpAddr, username: &str) -> Result<(), ApiError> {
-        self.address_failures.allowed(&ip)?;
-        self.account_failures.allowed(&(ip, username.to_owned()))
+        let address = self.address_failures.wait(&ip);
+        let account = self.account_failures.wait(&(ip, username.to_owned()));
+        address.max(account).map_or(Ok(()), |wait| Err(refused(wait)))
     }
 
     /// Refuses a login attempt while its address is locked, whatever the username.
@@ -225,6 +236,28 @@ mod tests {
         limits.login_failed_from(ip);
         assert!(limits.address_allowed(ip).is_err());
         assert!(limits.login_allowed(ip, "a").is_err());
+    }
+
+    #[test]
+    fn a_refusal_gives_the_whole_time_left_rounded_up() {
+        assert!(matches!(refused(Duration::from_millis(1_200)), ApiError::RateLimited { retry_after_secs: 2 }));
+        assert!(matches!(refused(Duration::from_secs(6)), ApiError::RateLimited { retry_after_secs: 6 }));
+        assert!(matches!(refused(Duration::from_millis(10)), ApiError::RateLimited { retry_after_secs: 1 }));
+        // The address's lock is short (30 a minute), the account's long (one a minute): the
+        // refusal names the long one, whichever is checked first.
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let limits = Limits::new(1, 1, 1, 30);
+        for name in ["a", "b", "c"] {
+            limits.login_failed(ip, name);
+        }
+        for _ in 0..30 {
+            limits.login_failed_from(ip);
+        }
+        assert!(limits.address_allowed(ip).is_err(), "the address is locked too");
+        match limits.login_allowed(ip, "a") {
+            Err(ApiError::RateLimited { retry_after_secs }) => assert!(retry_after_secs > 50, "{retry_after_secs}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

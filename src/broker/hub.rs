@@ -31,7 +31,8 @@ pub enum Control {
     Close,
     /// A ping is due: the stream wrote nothing for a whole keep-alive interval.
     Ping,
-    /// An event for this user rather than for a room (presence); never stored.
+    /// An event for this user rather than for a room (presence, their account changed);
+    /// never stored.
     Passing(Arc<Event>),
 }
 
@@ -249,6 +250,13 @@ impl Hub {
                         if entry.credential == credential {
                             entry.control.send(Control::Close);
                         }
+                    }
+                }
+                Notice::ToUser { user_id, mut event } => {
+                    event.follows = inner.last_published;
+                    let event = Arc::new(event);
+                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                        entry.control.send(Control::Passing(event.clone()));
                     }
                 }
             }

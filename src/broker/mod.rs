@@ -72,6 +72,12 @@ pub enum Notice {
         user_id: i64,
         credential: u64,
     },
+    /// A framed event for the user's own open streams, whatever their rooms (their account
+    /// changed); never stored, like `typing`.
+    ToUser {
+        user_id: i64,
+        event: Event,
+    },
 }
 
 /// Collects the notices of one transaction; published only after commit.

@@ -8,7 +8,7 @@ use super::access::{check_send, room_and_role};
 use super::messages::post;
 use super::{views, Actor, Chat, Tx};
 use crate::domain::permissions::Denied;
-use crate::domain::views::{Attachment, Message};
+use crate::domain::views::{Attachment, Message, UploadRules};
 use crate::domain::{Action, AttachmentId, MessageContent, MessageId, MessageType, RoomId};
 use crate::error::{ApiError, ApiResult};
 use crate::store::attachments::StoredFile;
@@ -204,4 +204,15 @@ pub async fn locate(
 /// Every stored file with its message's state, for the orphan sweep.
 pub async fn stored_files(chat: &Chat) -> ApiResult<Vec<StoredFile>> {
     chat.read(|conn| Ok(attachments::all_stored(conn)?)).await
+}
+
+/// What an upload may be: the allow-list and the size limits. Any signed-in user may ask.
+pub fn rules(chat: &Chat, user: &Actor) -> ApiResult<UploadRules> {
+    user.may(Action::Browse)?;
+    Ok(UploadRules {
+        extensions: crate::uploads::EXTENSIONS.iter().map(|e| (*e).to_owned()).collect(),
+        allowed: crate::uploads::ALLOWED.to_owned(),
+        max_file_bytes: chat.settings.max_file_bytes,
+        max_files_per_message: chat.settings.max_files_per_message,
+    })
 }

@@ -10,7 +10,7 @@ use crate::domain::markup::Notify;
 use crate::domain::views::{Member, MemberChanged};
 use crate::domain::{Action, Role, RoomEvent, RoomId, RoomType, UserId};
 use crate::error::{ApiError, ApiResult};
-use crate::store::rooms;
+use crate::store::{reads, rooms};
 
 pub async fn list(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Vec<Member>> {
     chat.read(move |conn| {
@@ -38,6 +38,7 @@ pub async fn add(chat: &Chat, user: Actor, room_id: RoomId, added: UserId, role:
             return Err(ApiError::Conflict("already a member".into()));
         }
         enroll(tx, room_id, added.id, role)?;
+        reads::start_at_newest(tx, room_id, added.id)?;
         post_system(tx, room_id, user.id, &format!("{} added {}", user.display_name, added.display_name))?;
         Ok(views::member(tx, room_id, added.id)?)
     })

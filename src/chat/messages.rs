@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::error::{ApiError, ApiResult};
 use crate::store::messages::Cursor;
 use crate::store::models::{MessageRow, NewMessage};
-use crate::store::{events, mentions, messages, now_micros, pins, reactions, DbConn};
+use crate::store::{events, mentions, messages, now_micros, pins, reactions, reads, DbConn};
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 100;
@@ -95,8 +95,9 @@ pub async fn send(chat: &Chat, user: Actor, draft: Draft) -> ApiResult<Message> 
     .await
 }
 
-/// Inserts a message, lets `store_files` record what it carries, and records its
-/// `new_message` event. `sender_name`, when the caller has it, spares a look-up.
+/// Inserts a message, lets `store_files` record what it carries, moves the sender's read
+/// mark to it (a sender has read the room up to what they write; the `new_message` event
+/// says so, no `read` event follows), and records its `new_message` event. `sender_name`, when the caller has it, spares a look-up.
 pub(crate) fn post(
     tx: &mut Tx<'_>,
     new: &NewMessage<'_>,
@@ -107,6 +108,9 @@ pub(crate) fn post(
     let row = messages::insert(tx, new, &marked.html, marked.room)?;
     mentions::add(tx, row.id, &marked.named)?;
     store_files(tx, &row)?;
+    if row.message_type != MessageType::System {
+        reads::mark_sent(tx, row.room_id, row.sender_id, row.id, row.created_at)?;
+    }
     let known = sender_name.map(|name| (row.sender_id, name));
     let view = views::messages(tx, std::slice::from_ref(&row), known)?
         .pop()

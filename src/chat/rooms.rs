@@ -8,7 +8,7 @@ use crate::domain::views::{MemberChanged, Room};
 use crate::domain::{direct_key, Action, Role, RoomEvent, RoomId, RoomName, RoomType, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::store::models::{MemberRow, NewRoom, RoomRow};
-use crate::store::{now_micros, rooms, DbConn};
+use crate::store::{now_micros, reads, rooms, DbConn};
 
 /// The caller's rooms, most recent activity first.
 pub async fn mine(chat: &Chat, user: Actor) -> ApiResult<Vec<Room>> {
@@ -192,6 +192,7 @@ pub async fn join(chat: &Chat, user: Actor, room_id: RoomId) -> ApiResult<Room> 
         }
         user.may(Action::JoinChannel)?;
         enroll(tx, room_id, user.id, Role::Member)?;
+        reads::start_at_newest(tx, room_id, user.id)?;
         post_system(tx, room_id, user.id, &format!("{} joined", user.display_name))?;
         my_view(tx, room, user.id)
     })

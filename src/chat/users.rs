@@ -4,9 +4,9 @@
 use super::{views, Actor, Chat};
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::{credential_tag, password};
-use crate::broker::Notice;
+use crate::broker::{Event, Notice};
 use crate::domain::views::User;
-use crate::domain::{Action, DisplayName, Password, Permission, UserId};
+use crate::domain::{Action, DisplayName, EventKind, Password, Permission, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::store::models::{UserChanges, UserRow};
 use crate::store::{tokens, users};
@@ -84,7 +84,8 @@ pub struct AccountChange {
 /// Changes an account. Disabling it ends its sessions, tokens and open streams; a new
 /// password ends every other sign-in of the account (all but `signed_in_with`, the hash of
 /// the caller's own session or token, when the account is the caller's) and their streams;
-/// taking away `chat.read` ends its streams.
+/// taking away `chat.read` ends its streams; any other change of permissions, admin right or
+/// name reaches the account's open streams as `me_updated`.
 pub async fn update(
     chat: &Chat,
     user: Actor,
@@ -134,6 +135,12 @@ pub async fn update(
             let held = users::permissions(tx, id)?;
             if !row.is_admin && !held.contains(&Permission::Read) {
                 tx.notify(Notice::StreamsEnd { user_id, keep: None });
+            } else if !row.disabled
+                && (permissions.is_some() || changes.is_admin.is_some() || changes.display_name.is_some())
+            {
+                // The user's open pages show and hide their controls at once.
+                let me = views::me(row.id, &row.username, &row.display_name, row.is_admin, &held);
+                tx.notify(Notice::ToUser { user_id, event: Event::ephemeral(0, EventKind::MeUpdated.as_str(), &me) });
             }
             Ok(views::admin_user(&row, held))
         })

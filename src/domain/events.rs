@@ -18,6 +18,7 @@ text_enum!(
         MemberLeft => "member_left",
         RoomUpdated => "room_updated",
         Typing => "typing",
+        MeUpdated => "me_updated",
         Reset => "reset",
         ReactionAdded => "reaction_added",
         ReactionRemoved => "reaction_removed",
@@ -35,6 +36,7 @@ impl EventKind {
             Self::MemberJoined | Self::MemberUpdated | Self::MemberLeft => "MemberChanged",
             Self::RoomUpdated => "Room",
             Self::Typing => "Typing",
+            Self::MeUpdated => "User",
             Self::Reset => "{}",
             Self::ReactionAdded | Self::ReactionRemoved => "ReactionChanged",
             Self::Presence => "PresenceChanged",
@@ -44,7 +46,7 @@ impl EventKind {
     /// Whether the event has a place in the log (an `id:`), so that a stream resumes
     /// after it.
     pub fn is_stored(self) -> bool {
-        !matches!(self, Self::Typing | Self::Reset | Self::Presence)
+        !matches!(self, Self::Typing | Self::MeUpdated | Self::Reset | Self::Presence)
     }
 }
 
@@ -152,9 +154,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_typing_reset_and_presence_stay_out_of_the_log() {
+    fn only_typing_me_updated_reset_and_presence_stay_out_of_the_log() {
         let passing: Vec<_> = EventKind::ALL.iter().filter(|k| !k.is_stored()).collect();
-        assert_eq!(passing, [&EventKind::Typing, &EventKind::Reset, &EventKind::Presence]);
+        assert_eq!(passing, [&EventKind::Typing, &EventKind::MeUpdated, &EventKind::Reset, &EventKind::Presence]);
     }
 
     /// The web client listens for every kind by name (`addEventListener`), so its list must

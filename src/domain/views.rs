@@ -213,3 +213,14 @@ pub struct SearchResults {
     /// Older results lie beyond: ask again with `before` = the last result's id.
     pub has_more: bool,
 }
+
+/// What an upload may be, for clients to check files before sending them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UploadRules {
+    /// Accepted file name extensions, lower case, without the dot.
+    pub extensions: Vec<String>,
+    /// The accepted kinds in words, as every refusal (415) ends.
+    pub allowed: String,
+    pub max_file_bytes: u64,
+    pub max_files_per_message: usize,
+}

@@ -1,11 +1,11 @@
 //! Read marks. A member's mark (`last_read_message_id`, `last_read_at`) drives unread
 //! counts; `chat_message_reads` keeps one row per mark, from which "seen by" is derived.
 
-use diesel::dsl::min;
+use diesel::dsl::{max, min};
 use diesel::prelude::*;
 
 use super::models::MemberRow;
-use super::schema::{chat_message_reads, chat_room_members};
+use super::schema::{chat_message_reads, chat_messages, chat_room_members};
 use super::{DbConn, QueryResult};
 use crate::domain::{MessageId, RoomId, UserId};
 
@@ -49,4 +49,52 @@ pub fn first_reads(
         .select((chat_message_reads::user_id, min(chat_message_reads::read_at)))
         .load(conn)?;
     Ok(rows.into_iter().filter_map(|(user_id, read_at)| Some((user_id, read_at?))).collect())
+}
+
+/// The sender's mark moves to the message they just sent: whoever writes has read the
+/// room up to there. One update that finds the member by its (room, user) key, and the
+/// mark's row when it moved.
+pub fn mark_sent(
+    conn: &mut DbConn,
+    room_id: RoomId,
+    user_id: UserId,
+    message_id: MessageId,
+    now: i64,
+) -> QueryResult<()> {
+    let moved = diesel::update(
+        chat_room_members::table
+            .filter(chat_room_members::room_id.eq(room_id))
+            .filter(chat_room_members::user_id.eq(user_id))
+            .filter(chat_room_members::last_read_message_id.lt(message_id)),
+    )
+    .set((chat_room_members::last_read_message_id.eq(message_id), chat_room_members::last_read_at.eq(now)))
+    .execute(conn)?;
+    if moved > 0 {
+        diesel::insert_into(chat_message_reads::table)
+            .values((
+                chat_message_reads::room_id.eq(room_id),
+                chat_message_reads::user_id.eq(user_id),
+                chat_message_reads::message_id.eq(message_id),
+                chat_message_reads::read_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A newcomer's mark starts at the room's newest message: history from before they
+/// joined is there to read, but is not unread. No receipt row: they have not seen it.
+pub fn start_at_newest(conn: &mut DbConn, room_id: RoomId, user_id: UserId) -> QueryResult<()> {
+    let newest: Option<i64> =
+        chat_messages::table.filter(chat_messages::room_id.eq(room_id)).select(max(chat_messages::id)).first(conn)?;
+    if let Some(newest) = newest {
+        diesel::update(
+            chat_room_members::table
+                .filter(chat_room_members::room_id.eq(room_id))
+                .filter(chat_room_members::user_id.eq(user_id)),
+        )
+        .set(chat_room_members::last_read_message_id.eq(MessageId(newest)))
+        .execute(conn)?;
+    }
+    Ok(())
 }

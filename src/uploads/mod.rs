@@ -84,6 +84,16 @@ fn expected(extension: &str) -> Option<(Kind, &'static str)> {
     })
 }
 
+/// Every extension the allow-list accepts, as the web client is told (`GET
+/// /chat/api/uploads/rules`), so that it refuses others before uploading.
+pub const EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "gif", "webp", "pdf", "zip", "docx", "xlsx", "pptx", "doc", "xls", "ppt", "txt", "log",
+    "csv", "md",
+];
+
+/// What the allow-list accepts, in words: the end of every refusal.
+pub const ALLOWED: &str = "images (jpeg, png, gif, webp), pdf, zip, office documents, txt, csv, md, log";
+
 /// Checks an extension against the allow-list before any byte of the file is read.
 pub fn check_extension(extension: Option<&str>) -> ApiResult<()> {
     match extension.and_then(expected) {
@@ -94,9 +104,7 @@ pub fn check_extension(extension: Option<&str>) -> ApiResult<()> {
 
 fn unsupported(extension: Option<&str>) -> ApiError {
     let what = extension.map_or_else(|| "files without an extension".to_owned(), |e| format!("'.{e}' files"));
-    ApiError::UnsupportedMediaType(format!(
-        "{what} are not accepted; allowed: images (jpeg, png, gif, webp), pdf, zip, office documents, txt, csv, md, log"
-    ))
+    ApiError::UnsupportedMediaType(format!("{what} are not accepted; allowed: {ALLOWED}"))
 }
 
 /// The binary container a file's first bytes announce (read by `infer`), if any we accept.
@@ -530,6 +538,16 @@ mod tests {
         let long = format!("{}.pdf", "é".repeat(300));
         let name = sanitize_file_name(&long);
         assert!(name.len() <= MAX_NAME_BYTES && name.ends_with(".pdf"));
+    }
+
+    #[test]
+    fn the_listed_extensions_are_the_accepted_ones() {
+        for extension in EXTENSIONS {
+            assert!(expected(extension).is_some(), "{extension}");
+        }
+        for other in ["exe", "svg", "html", "js", "tar", "bmp"] {
+            assert!(expected(other).is_none(), "{other}");
+        }
     }
 
     #[test]

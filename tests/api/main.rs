@@ -14,6 +14,7 @@ mod hardening;
 mod members;
 mod mentions;
 mod messages;
+mod newcomers;
 mod ops;
 mod permissions;
 mod reactions;

@@ -31,7 +31,8 @@ async fn every_event_kind_reaches_the_room() {
     let admin = &app.admin;
     expect_status(admin.patch(&format!("/messages/{id}"), &json!({"content": "hello!"})).await, StatusCode::OK).await;
     expect_status(admin.post(&format!("/rooms/{room}/typing"), &json!({})).await, StatusCode::NO_CONTENT).await;
-    let r = admin.post(&format!("/rooms/{room}/read"), &json!({"message_id": id})).await;
+    // Alice reads it (the sender's own mark moved when it was sent: no `read` for that).
+    let r = alice.post(&format!("/rooms/{room}/read"), &json!({"message_id": id})).await;
     expect_status(r, StatusCode::NO_CONTENT).await;
     let r = admin.post(&format!("/rooms/{room}/members"), &json!({"user_id": bob.id})).await;
     expect_status(r, StatusCode::CREATED).await;
@@ -65,6 +66,7 @@ async fn every_event_kind_reaches_the_room() {
     assert_eq!(events[2].id, None, "typing is not stored");
     assert_eq!(events[2].data, json!({"room_id": room, "user_id": app.admin.id, "display_name": "Administrator"}));
     assert_eq!(events[3].data["message_id"], id);
+    assert_eq!(events[3].data["user_id"], alice.id);
     assert_eq!(events[4].data["member"]["username"], "bob");
     assert_eq!(events[9].data["name"], "Live!");
     assert_eq!(events[9].data["last_message"]["content"], "Administrator renamed the room to Live!");

@@ -303,12 +303,12 @@ async function widthBecomes(page, testid, expected, message) {
 
 // ---------------------------------------------------------------- lifecycle
 
-async function startServer() {
+async function startServer(logName = 'server.log') {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'causerie-e2e-'));
   fs.mkdirSync(SHOTS, { recursive: true });
   port = await freePort();
   assert.ok(fs.existsSync(BIN), `server binary not found at ${BIN} (set CAUSERIE_BIN)`);
-  serverLog = fs.createWriteStream(path.join(SHOTS, 'server.log'));
+  serverLog = fs.createWriteStream(path.join(SHOTS, logName));
   server = spawn(BIN, [
     'serve', '--bind', `127.0.0.1:${port}`,
     '--database', `sqlite://${tmp}/e2e.db`, '--uploads', path.join(tmp, 'uploads'),
@@ -1284,5 +1284,505 @@ describe('formatting, mentions and notifications', { timeout: 8 * 60_000 }, () =
 
   it('raised no uncaught error in the pages', () => {
     assert.deepEqual(pageErrors, []);
+  });
+});
+
+// ---------------------------------------------------------------- newcomers, people, polish
+
+describe('web client: newcomers, people management, polish and accessibility', { timeout: 12 * 60_000 }, () => {
+  const LOG = 'server-newcomers.log';
+  const errors = []; // uncaught errors of these pages
+  const consoleErrors = []; // what the browser's console showed as errors
+  const pages = [];
+  let alice;
+  let bob;
+  let admin;
+  let rules;
+
+  /** A page of its own browser context; `options` adds to the desktop defaults. */
+  async function page(name, options = {}) {
+    const context = await browser.newContext({
+      baseURL: `http://127.0.0.1:${proxy.port}`, viewport: { width: 1280, height: 800 }, ...options,
+    });
+    context.setDefaultTimeout(15_000);
+    const p = await context.newPage();
+    p.on('pageerror', (err) => errors.push(`${name}: ${err.message}`));
+    p.on('console', (msg) => { if (msg.type() === 'error') consoleErrors.push(`${name}: ${msg.text()}`); });
+    pages.push(p);
+    return p;
+  }
+
+  async function signedIn(p, username, password = PASSWORD) {
+    await p.goto('/');
+    await p.getByLabel('Username').fill(username);
+    await p.getByLabel('Password').fill(password);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator(sel('me-name')).waitFor();
+  }
+
+  const room = (p, name) => p.getByRole('navigation', { name: 'Rooms' }).getByRole('link', { name: new RegExp(`^${name}\\b`) });
+
+  async function open(p, name) {
+    await room(p, name).click();
+    await eventually(async () => (await p.getByRole('heading', { level: 1 }).textContent()) === name, { message: `${name} open` });
+    await p.getByRole('textbox', { name: 'Message' }).waitFor();
+  }
+
+  async function unreadOf(who, roomId) {
+    const rooms = await expectStatus(call('GET', '/chat/api/rooms', { cookie: api[who] }), 200, 'rooms');
+    return rooms.find((r) => r.id === roomId).unread_count;
+  }
+
+  const badgeOf = (p, name) => room(p, name).locator(sel('unread-badge'));
+
+  async function roomId(who, name) {
+    const rooms = await expectStatus(call('GET', '/chat/api/rooms', { cookie: api[who] }), 200, 'rooms');
+    return rooms.find((r) => r.name === name).id;
+  }
+
+  async function mkRoom(who, name, roomType, members) {
+    return expectStatus(call('POST', '/chat/api/rooms', { cookie: api[who], body: { room_type: roomType, name, member_ids: members } }),
+      201, `create ${name}`);
+  }
+
+  const AXE_SOURCE = fs.readFileSync(path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+
+  async function axeCheck(p, what) {
+    // Evaluated rather than added as a <script>: the page's CSP allows only its own scripts.
+    if (!(await p.evaluate(() => !!window.axe))) await p.evaluate(AXE_SOURCE);
+    const result = await p.evaluate(() => window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }));
+    const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.slice(0, 3).map((n) => `${n.target.join(' ')} ${n.failureSummary.replace(/\s+/g, ' ')}`).join('\n    ')}`);
+    assert.deepEqual(found, [], `axe-core found WCAG 2.1 AA violations on ${what}`);
+    assert.ok(result.passes.length > 10, `axe-core ran its rules on ${what}`);
+  }
+
+  before(async () => {
+    await startServer(LOG);
+    api.admin = await apiLogin('admin', ADMIN_PASSWORD);
+    const mkUser = (username, display_name, permissions) => expectStatus(call('POST', '/chat/api/admin/users', {
+      cookie: api.admin,
+      body: { username, password: PASSWORD, display_name, ...(permissions ? { permissions } : {}) },
+    }), 201, `create user ${username}`);
+    ids.alice = await mkUser('alice', 'Alice Martin', ['chat.read', 'chat.create', 'chat.update', 'chat.delete', 'chat.manage_rooms']);
+    ids.bob = await mkUser('bob', 'Bob Durand');
+    api.alice = await apiLogin('alice', PASSWORD);
+    api.bob = await apiLogin('bob', PASSWORD);
+    rules = await expectStatus(call('GET', '/chat/api/uploads/rules', { cookie: api.bob }), 200, 'upload rules');
+    proxy = await startProxy(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  }, { timeout: 180_000 });
+
+  after(async () => {
+    await cleanup();
+  }, { timeout: 30_000 });
+
+  it('probes the session on a first visit without a console error or a server warning', { timeout: STEP_MS }, async () => {
+    const visitor = await page('visitor');
+    const logBefore = fs.statSync(path.join(SHOTS, LOG)).size;
+    const probe = visitor.waitForResponse((r) => r.url().includes('/chat/api/me'));
+    await visitor.goto('/');
+    assert.equal((await probe).status(), 204, 'the anonymous probe is answered 204');
+    await visitor.getByRole('button', { name: 'Sign in' }).waitFor();
+    assert.equal(await visitor.getByRole('heading', { level: 1 }).textContent(), 'causerie');
+    await sleep(300);
+    assert.deepEqual(consoleErrors.filter((e) => e.startsWith('visitor')), [], 'no console error on a first visit');
+    const logged = fs.readFileSync(path.join(SHOTS, LOG)).subarray(logBefore).toString();
+    assert.doesNotMatch(logged, /WARN/, `no warning in the server log for an anonymous visit:\n${logged}`);
+    await axeCheck(visitor, 'the sign-in page');
+    // A client that asks plainly still gets the contract's 401.
+    assert.equal((await call('GET', '/chat/api/me')).status, 401);
+  });
+
+  it('signs alice and bob in', { timeout: STEP_MS }, async () => {
+    alice = await page('alice');
+    bob = await page('bob');
+    await signedIn(alice, 'alice');
+    await signedIn(bob, 'bob');
+  });
+
+  it('keeps reply quotes in step with edits and deletions, live on every open page', { timeout: STEP_MS }, async () => {
+    const desk = await mkRoom('alice', 'Desk', 'group', [ids.bob.id]);
+    const original = await postMessage('alice', desk.id, 'The meeting is at ten');
+    const reply = await postMessage('bob', desk.id, 'Noted, see you there', { reply_to_id: original.id });
+    await open(alice, 'Desk');
+    await open(bob, 'Desk');
+    const quote = (p) => p.locator(`${sel('message')}[data-message-id="${reply.id}"]`).getByRole('button', { name: /Alice Martin/ });
+    for (const p of [alice, bob]) assert.match(await quote(p).textContent(), /The meeting is at ten/);
+    await expectStatus(call('PATCH', `/chat/api/messages/${original.id}`, { cookie: api.alice, body: { content: 'The meeting is at eleven' } }), 200, 'edit');
+    for (const p of [alice, bob]) {
+      await eventually(async () => /The meeting is at eleven/.test(await quote(p).textContent()), { message: 'the quote shows the edit' });
+    }
+    await expectStatus(call('DELETE', `/chat/api/messages/${original.id}`, { cookie: api.alice }), 204, 'delete');
+    for (const p of [alice, bob]) {
+      await eventually(async () => /deleted/i.test(await quote(p).textContent()), { message: 'the quote says the original is gone' });
+      assert.doesNotMatch(await quote(p).textContent(), /eleven|ten/);
+    }
+    await bob.reload();
+    await eventually(async () => /deleted/i.test(await quote(bob).textContent().catch(() => '')), { message: 'the same after a reload' });
+  });
+
+  it('marks read what was on screen when a room opens, and the badge never comes back', { timeout: STEP_MS }, async () => {
+    const general = await mkRoom('alice', 'General', 'group', [ids.bob.id]);
+    for (let i = 1; i <= 121; i++) await postMessage('alice', general.id, `general news ${i}`);
+    await eventually(async () => (await badgeOf(bob, 'General').textContent().catch(() => '')) === '99+', { message: 'badge 99+' });
+    await open(bob, 'General');
+    // What is on screen is read once the room opens, without scrolling.
+    await eventually(async () => (await unreadOf('bob', general.id)) < 121, { message: 'the server counts what was shown as read' });
+    await sleep(800);
+    const left = await unreadOf('bob', general.id);
+    assert.ok(left > 0, 'messages below the screen are still unread');
+    await open(bob, 'Desk');
+    await eventually(async () => (await badgeOf(bob, 'General').textContent().catch(() => '')) === String(left),
+      { message: `General's badge shows what was left unread (${left}), not 99+` });
+    // Back, down to the newest: everything is read, and stays so.
+    await open(bob, 'General');
+    await bob.getByRole('log', { name: 'Messages' }).evaluate((el) => { el.scrollTop = el.scrollHeight; });
+    await eventually(async () => (await unreadOf('bob', general.id)) === 0, { message: 'all read after scrolling to the end' });
+    await open(bob, 'Desk');
+    await sleep(500);
+    assert.equal(await badgeOf(bob, 'General').count(), 0, 'no badge for messages already seen');
+    await bob.reload();
+    await room(bob, 'General').waitFor();
+    assert.equal(await badgeOf(bob, 'General').count(), 0, 'nor after a reload');
+  });
+
+  it('counts sending as reading, whichever client sent it', { timeout: STEP_MS }, async () => {
+    const side = await mkRoom('alice', 'Side room', 'group', [ids.bob.id]);
+    for (let i = 1; i <= 4; i++) await postMessage('alice', side.id, `side ${i}`);
+    await eventually(async () => (await badgeOf(bob, 'Side room').textContent().catch(() => '')) === '4', { message: 'badge 4' });
+    // Bob answers from another client (the API with his cookie), not from this page.
+    await postMessage('bob', side.id, 'answered from my phone');
+    await eventually(async () => (await badgeOf(bob, 'Side room').count()) === 0, { message: 'the badge goes with the answer' });
+    assert.equal(await unreadOf('bob', side.id), 0);
+  });
+
+  it('opens a joined channel at its latest messages, with no divider for what came before', { timeout: STEP_MS }, async () => {
+    const square = await mkRoom('alice', 'Town square', 'channel', []);
+    for (let i = 1; i <= 80; i++) await postMessage('alice', square.id, `square ${i}`);
+    await bob.getByRole('button', { name: 'Browse channels' }).click();
+    const dialog = bob.getByRole('dialog', { name: 'Browse channels' });
+    const item = dialog.getByRole('listitem').filter({ hasText: 'Town square' });
+    assert.match(await item.textContent(), /1 member(?!s)/, '"1 member", not "1 members"');
+    await item.getByRole('button', { name: 'Join Town square' }).click();
+    await eventually(async () => (await bob.getByRole('heading', { level: 1 }).textContent()) === 'Town square', { message: 'channel open' });
+    const newest = await waitForMessage(bob, /^square 80$/);
+    await eventually(() => newest.evaluate((el) => {
+      const r = el.getBoundingClientRect();
+      const s = el.closest('[role="log"]').getBoundingClientRect();
+      return r.top >= s.top && r.bottom <= s.bottom + 1;
+    }), { message: 'the newest message is in view' });
+    assert.equal(await bob.locator(sel('unread-divider')).count(), 0, 'no "New messages" divider');
+    assert.equal(await badgeOf(bob, 'Town square').count(), 0);
+    assert.equal(await unreadOf('bob', square.id), 0);
+  });
+
+  it('says which room was left, and tells a removal apart', { timeout: STEP_MS }, async () => {
+    await mkRoom('alice', 'Lounge', 'group', [ids.bob.id]);
+    const backroom = await mkRoom('alice', 'Backroom', 'group', [ids.bob.id]);
+    const toast = bob.locator(sel('toast'));
+    await open(bob, 'Lounge');
+    await bob.getByRole('button', { name: 'Leave' }).click();
+    await bob.getByRole('dialog', { name: 'Leave room' }).getByRole('button', { name: 'Leave' }).click();
+    await eventually(async () => (await toast.textContent()) === 'You left Lounge.', { message: 'the toast names the room left' });
+    await sleep(500);
+    assert.equal(await toast.textContent(), 'You left Lounge.', 'and is not replaced by a removal notice');
+    assert.equal(await room(bob, 'Lounge').count(), 0);
+    await open(bob, 'Backroom');
+    await expectStatus(call('DELETE', `/chat/api/rooms/${backroom.id}/members/${ids.bob.id}`, { cookie: api.alice }), 204, 'remove bob');
+    await eventually(async () => (await toast.textContent()) === 'You were removed from Backroom.', { message: 'the toast says removed' });
+  });
+
+  it('refuses a file type the server does not take when it is attached, in the server\'s words', { timeout: STEP_MS }, async () => {
+    await open(bob, 'Desk');
+    let posted = false;
+    const watch = (r) => { if (r.url().endsWith('/chat/api/messages') && r.method() === 'POST') posted = true; };
+    bob.on('request', watch);
+    await bob.locator(sel('composer-file-input')).setInputFiles({ name: 'setup.exe', mimeType: 'application/octet-stream', buffer: Buffer.from('MZ') });
+    const error = bob.getByRole('alert').filter({ hasText: 'not accepted' });
+    await error.waitFor();
+    assert.equal(await error.textContent(), `That type of file is not allowed: '.exe' files are not accepted; allowed: ${rules.allowed}.`);
+    assert.equal(await bob.locator(sel('composer-file')).count(), 0, 'the file is not attached');
+    // The same words as the server's own refusal.
+    const boundary = 'causerie-e2e';
+    const body = Buffer.from([
+      `--${boundary}\r\nContent-Disposition: form-data; name="room_id"\r\n\r\n${await roomId('bob', 'Desk')}\r\n`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="content"\r\n\r\n\r\n`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="files"; filename="setup.exe"\r\nContent-Type: application/octet-stream\r\n\r\nMZ\r\n`,
+      `--${boundary}--\r\n`].join(''));
+    const refused = await new Promise((resolve, reject) => {
+      const req = http.request({
+        host: '127.0.0.1', port, method: 'POST', path: '/chat/api/messages',
+        headers: { Cookie: api.bob, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': body.length },
+      }, (res) => { let t = ''; res.on('data', (c) => { t += c; }); res.on('end', () => resolve({ status: res.statusCode, json: JSON.parse(t) })); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(refused.status, 415);
+    assert.ok((await error.textContent()).includes(refused.json.error.message), 'the client says what the server says');
+    // An allowed type still attaches.
+    await bob.locator(sel('composer-file-input')).setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('notes\n') });
+    await bob.locator(sel('composer-file')).filter({ hasText: 'notes.txt' }).waitFor();
+    assert.equal(await error.count(), 0, 'the refusal is gone once a good file is attached');
+    await bob.getByRole('button', { name: 'Remove notes.txt' }).click();
+    bob.off('request', watch);
+    assert.equal(posted, false, 'nothing was uploaded');
+  });
+
+  it('closes the details panel at desktop width, remembers it, and gives it no room without a room', { timeout: STEP_MS }, async () => {
+    await open(alice, 'Desk');
+    await widthBecomes(alice, 'info-panel', 300);
+    const chatBefore = await shownWidth(alice, 'chat');
+    await alice.getByRole('button', { name: 'Close details' }).click();
+    await widthBecomes(alice, 'info-panel', 0, 'details closed');
+    assert.equal(await shownWidth(alice, 'chat'), chatBefore + 300, 'the chat takes the room');
+    assert.equal(await alice.getByRole('button', { name: 'Room details' }).getAttribute('aria-expanded'), 'false');
+    await alice.reload();
+    await alice.getByRole('textbox', { name: 'Message' }).waitFor();
+    await widthBecomes(alice, 'info-panel', 0, 'still closed after a reload');
+    await alice.getByRole('button', { name: 'Room details' }).click();
+    await widthBecomes(alice, 'info-panel', 300, 'open again');
+    await alice.goto('/');
+    await alice.locator(sel('chat-empty')).waitFor();
+    await widthBecomes(alice, 'info-panel', 0, 'no room, no details panel');
+    assert.equal(await shownWidth(alice, 'chat'), 1280 - 250);
+  });
+
+  it('reaches the messages from the composer in one key, and keeps focus in the list after a delete', { timeout: STEP_MS }, async () => {
+    await open(alice, 'Desk');
+    const desk = await roomId('alice', 'Desk');
+    for (const text of ['first of three', 'second of three', 'third of three']) await postMessage('alice', desk, text);
+    await waitForMessage(alice, 'third of three');
+    const input = alice.getByRole('textbox', { name: 'Message' });
+    await input.focus();
+    await alice.keyboard.press('Escape');
+    const focused = () => alice.evaluate(() => ({ testid: document.activeElement?.dataset.testid, text: document.activeElement?.textContent }));
+    assert.equal((await focused()).testid, 'message', 'Escape in the message box moves to the messages');
+    assert.match((await focused()).text, /third of three/);
+    await alice.keyboard.press('ArrowUp');
+    assert.match((await focused()).text, /second of three/);
+    // Delete "second" from the keyboard: its actions, Delete, confirm.
+    await alice.keyboard.press('Tab');
+    await alice.keyboard.press('Tab');
+    await alice.keyboard.press('Tab');
+    assert.equal((await focused()).testid, 'action-delete');
+    await alice.keyboard.press('Enter');
+    await alice.getByRole('dialog', { name: 'Delete message' }).getByRole('button', { name: 'Delete' }).click();
+    await eventually(async () => (await focused()).testid === 'message', { message: 'focus on a message after the delete, not on <body>' });
+    assert.match((await focused()).text, /third of three/, 'the next message has the focus');
+    await alice.keyboard.press('Escape');
+    assert.equal(await alice.evaluate(() => document.activeElement?.dataset.testid), 'composer-input');
+  });
+
+  it('shows a PDF unlike an image, and no card stretched beside a picture', { timeout: STEP_MS }, async () => {
+    await open(alice, 'Desk');
+    await alice.locator(sel('composer-file-input')).setInputFiles([
+      { name: 'photo.png', mimeType: 'image/png', buffer: makePng(320, 200) },
+      { name: 'report.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n') },
+    ]);
+    const upload = alice.waitForResponse((r) => r.url().endsWith('/chat/api/messages') && r.request().method() === 'POST');
+    await alice.getByRole('textbox', { name: 'Message' }).fill('The photo and the report');
+    await alice.getByRole('button', { name: 'Send message' }).click();
+    assert.equal((await upload).status(), 201);
+    const msg = await waitForMessage(alice, 'The photo and the report');
+    const card = msg.locator(sel('attachment-file'));
+    await card.waitFor();
+    assert.equal(await card.getAttribute('data-kind'), 'pdf');
+    assert.match(await card.textContent(), /PDF/);
+    const image = msg.getByRole('button', { name: 'Open image photo.png' });
+    await eventually(() => image.locator('img').evaluate((el) => el.complete && el.naturalWidth > 0), { message: 'thumbnail loaded' });
+    const cardBox = await card.boundingBox();
+    const imageBox = await image.boundingBox();
+    assert.ok(cardBox.height < imageBox.height - 40, `the PDF card keeps its own height (${cardBox.height} beside ${imageBox.height})`);
+    // In the files panel too: the PDF is a card with its kind, the image a thumbnail.
+    const files = alice.getByRole('complementary', { name: 'Room details' });
+    await files.locator(`${sel('file-item')} [data-kind="pdf"]`).waitFor();
+    await files.getByRole('button', { name: 'Open image photo.png' }).waitFor();
+  });
+
+  it('shows times in the browser\'s own clock, 12- or 24-hour', { timeout: STEP_MS }, async () => {
+    const british = await page('bob-en-GB', { locale: 'en-GB' });
+    const american = await page('bob-en-US', { locale: 'en-US' });
+    for (const p of [british, american]) {
+      await signedIn(p, 'bob');
+      await open(p, 'Desk');
+    }
+    const time = async (p) => (await waitForMessage(p, 'third of three')).locator('time').first().textContent();
+    assert.match(await time(british), /^\d{2}:\d{2}$/, '24-hour clock in en-GB');
+    assert.match(await time(american), /^\d{1,2}:\d{2}\s?[AP]M$/, '12-hour clock in en-US');
+    for (const p of [british, american]) await p.context().close();
+  });
+
+  it('manages people from the admin page, with screenshots at three widths', { timeout: 3 * STEP_MS }, async () => {
+    admin = await page('admin');
+    await signedIn(admin, 'admin', ADMIN_PASSWORD);
+    assert.equal(await bob.getByRole('button', { name: 'People' }).count(), 0, 'only administrators get the page');
+    await admin.getByRole('button', { name: 'People' }).click();
+    await eventually(async () => (await admin.getByRole('heading', { level: 1 }).textContent()) === 'People', { message: 'admin page' });
+    const people = admin.getByRole('list', { name: 'People' });
+    const person = (username) => people.getByRole('listitem').filter({ hasText: `@${username}` });
+    await person('bob').waitFor();
+    await person('alice').waitFor();
+    await admin.getByRole('searchbox', { name: 'Search people' }).fill('bob');
+    await eventually(async () => (await people.getByRole('listitem').count()) === 1, { message: 'search narrows the list' });
+    await admin.getByRole('searchbox', { name: 'Search people' }).fill('');
+
+    // A new account with a generated first password, shown once.
+    await admin.getByRole('button', { name: 'New person' }).click();
+    const create = admin.getByRole('dialog', { name: 'New person' });
+    await create.getByRole('textbox', { name: 'Username' }).fill('dora');
+    await create.getByRole('textbox', { name: 'Display name' }).fill('Dora Petit');
+    await axeCheck(admin, 'the new-person dialog');
+    await create.getByRole('button', { name: 'Create' }).click();
+    const shown = admin.getByRole('dialog', { name: 'Account created' });
+    const first = await shown.getByRole('textbox', { name: 'Password' }).inputValue();
+    assert.ok(first.length >= 16, 'a long generated password');
+    await shown.getByRole('button', { name: 'Done' }).click();
+    await person('dora').waitFor();
+    assert.equal((await call('POST', '/chat/api/auth/login', { body: { username: 'dora', password: first } })).status, 200, 'dora signs in with it');
+
+    // Reset her password: the old one stops working.
+    await person('dora').getByRole('button', { name: 'Reset password: Dora Petit' }).click();
+    await admin.getByRole('dialog', { name: 'Reset password' }).getByRole('button', { name: 'Reset password' }).click();
+    const second = await admin.getByRole('dialog', { name: 'New password' }).getByRole('textbox', { name: 'Password' }).inputValue();
+    await admin.getByRole('dialog', { name: 'New password' }).getByRole('button', { name: 'Done' }).click();
+    assert.notEqual(second, first);
+    assert.equal((await call('POST', '/chat/api/auth/login', { body: { username: 'dora', password: first } })).status, 401);
+    assert.equal((await call('POST', '/chat/api/auth/login', { body: { username: 'dora', password: second } })).status, 200);
+
+    // Grant bob chat.manage_rooms: his open page shows "New room" at once, no reload.
+    await bob.locator(sel('me-name')).waitFor();
+    assert.equal(await bob.getByRole('button', { name: 'New room' }).count(), 0);
+    assert.match(await bob.locator(sel('new-room-missing')).textContent(), /chat\.manage_rooms/, 'the missing right is explained');
+    await person('bob').getByRole('button', { name: 'Permissions: Bob Durand' }).click();
+    const perms = admin.getByRole('dialog', { name: 'Permissions of Bob Durand' });
+    await perms.getByRole('checkbox', { name: /Manage rooms/ }).check();
+    await axeCheck(admin, 'the permissions dialog');
+    await perms.getByRole('button', { name: 'Save' }).click();
+    await bob.getByRole('button', { name: 'New room' }).waitFor({ timeout: 10_000 });
+    assert.equal(await bob.locator(sel('new-room-missing')).count(), 0);
+    assert.match(await person('bob').textContent(), /Manage rooms/);
+    // Revoked again: the button goes, the explanation comes back.
+    await person('bob').getByRole('button', { name: 'Permissions: Bob Durand' }).click();
+    await perms.getByRole('checkbox', { name: /Manage rooms/ }).uncheck();
+    await perms.getByRole('button', { name: 'Save' }).click();
+    await bob.getByRole('button', { name: 'New room' }).waitFor({ state: 'detached', timeout: 10_000 });
+    await bob.locator(sel('new-room-missing')).waitFor();
+
+    // Make dora an administrator.
+    await person('dora').getByRole('button', { name: 'Permissions: Dora Petit' }).click();
+    const doraPerms = admin.getByRole('dialog', { name: 'Permissions of Dora Petit' });
+    await doraPerms.getByRole('checkbox', { name: /Administrator/ }).check();
+    await doraPerms.getByRole('button', { name: 'Save' }).click();
+    await eventually(async () => /Administrator/.test(await person('dora').textContent()), { message: 'dora is an administrator' });
+    const doraUser = (await expectStatus(call('GET', '/chat/api/admin/users', { cookie: api.admin }), 200, 'users')).find((u) => u.username === 'dora');
+    assert.equal(doraUser.is_admin, true);
+
+    // Disable, then enable again.
+    await person('dora').getByRole('button', { name: 'Disable: Dora Petit' }).click();
+    await admin.getByRole('dialog', { name: 'Disable account' }).getByRole('button', { name: 'Disable' }).click();
+    await eventually(async () => /Disabled/.test(await person('dora').textContent()), { message: 'dora shown disabled' });
+    assert.equal((await call('POST', '/chat/api/auth/login', { body: { username: 'dora', password: second } })).status, 401);
+    await person('dora').getByRole('button', { name: 'Enable: Dora Petit' }).click();
+    await eventually(async () => !/Disabled/.test(await person('dora').textContent()), { message: 'dora enabled' });
+    assert.equal((await call('POST', '/chat/api/auth/login', { body: { username: 'dora', password: second } })).status, 200);
+    assert.equal(await person('admin').getByRole('button', { name: /^Disable/ }).count(), 0, 'no way to disable oneself');
+
+    await axeCheck(admin, 'the admin page');
+    await admin.screenshot({ path: path.join(SHOTS, 'admin-1280.png') });
+    await admin.setViewportSize({ width: 768, height: 900 });
+    await person('dora').waitFor();
+    await admin.screenshot({ path: path.join(SHOTS, 'admin-768.png') });
+    await admin.setViewportSize({ width: 390, height: 844 });
+    await person('dora').getByRole('button', { name: 'Permissions: Dora Petit' }).waitFor();
+    const box = await person('dora').boundingBox();
+    assert.ok(box.width <= 390, 'a person fits the phone\'s width');
+    await axeCheck(admin, 'the admin page on a phone');
+    await admin.screenshot({ path: path.join(SHOTS, 'admin-390.png') });
+    await admin.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('fits a phone: no text beside the drawer, no Escape hint without a keyboard, actions under a tapped message', { timeout: STEP_MS }, async () => {
+    const phone = await page('bob-phone', { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true });
+    await signedIn(phone, 'bob');
+    await phone.getByRole('navigation', { name: 'Rooms' }).waitFor();
+    // With no room, the room list opens over the chat; nothing of the chat shows beside it.
+    await eventually(async () => phone.evaluate(() => document.body.classList.contains('rooms-open')), { message: 'drawer open' });
+    assert.equal(await phone.locator(sel('chat-empty')).evaluate((el) => getComputedStyle(el).visibility), 'hidden');
+    await axeCheck(phone, 'the phone layout with the room list open');
+    await room(phone, 'Desk').click();
+    await phone.getByRole('textbox', { name: 'Message' }).waitFor();
+    await postMessage('bob', await roomId('bob', 'Desk'), 'typed on a phone, to be edited');
+    const shownMine = await waitForMessage(phone, 'typed on a phone, to be edited');
+    // By id: while it is edited, its text is not there to find it by.
+    const mine = phone.locator(`${sel('message')}[data-message-id="${await shownMine.getAttribute('data-message-id')}"]`);
+    await mine.locator(sel('message-text')).tap();
+    const reply = mine.getByRole('button', { name: 'Reply' });
+    await reply.waitFor();
+    const text = await mine.locator(sel('message-text')).boundingBox();
+    const button = await reply.boundingBox();
+    assert.ok(button.y >= text.y + text.height - 1, `the Reply button (${JSON.stringify(button)}) is under the text (${JSON.stringify(text)})`);
+    await mine.getByRole('button', { name: 'Edit' }).tap();
+    await phone.getByRole('textbox', { name: 'Edit message' }).waitFor();
+    assert.doesNotMatch(await mine.textContent(), /Escape/, 'no key named that the device does not have');
+    await phone.getByRole('button', { name: 'Cancel' }).tap();
+    await phone.screenshot({ path: path.join(SHOTS, 'mobile-390-actions.png') });
+    await phone.context().close();
+  });
+
+  it('says when a locked sign-in can try again, and lets it in then', { timeout: STEP_MS }, async () => {
+    const p = await page('locked');
+    await p.goto('/');
+    const username = p.getByLabel('Username');
+    const password = p.getByLabel('Password');
+    await username.fill('alice');
+    const error = p.locator(sel('login-error'));
+    let message = '';
+    for (let i = 0; i < 12 && !/Too many/.test(message); i++) {
+      await password.fill('not-her-password');
+      await p.getByRole('button', { name: 'Sign in' }).click();
+      await eventually(async () => (await error.isVisible()) && !(await p.getByRole('button', { name: 'Sign in' }).isDisabled()), { message: 'answer shown' });
+      message = await error.textContent();
+    }
+    const m = /Try again in (\d+) s \(at (\d{1,2}:\d{2}:\d{2}(?:\s?[AP]M)?)\)/.exec(message);
+    assert.ok(m, `the lockout names the wait and the time: ${message}`);
+    const deadline = Date.now() + Number(m[1]) * 1000;
+    await eventually(async () => (await error.textContent()) === 'You can try again now.', { timeout: (Number(m[1]) + 3) * 1000, message: 'the countdown ends' });
+    assert.ok(Date.now() >= deadline - 1000, 'not before the time it gave');
+    await password.fill(PASSWORD);
+    await p.getByRole('button', { name: 'Sign in' }).click();
+    await p.locator(sel('me-name')).waitFor();
+    await p.context().close();
+  });
+
+  it('passes axe-core (WCAG 2.1 AA) on the main views', { timeout: STEP_MS }, async () => {
+    await bob.setViewportSize({ width: 1280, height: 800 });
+    await open(bob, 'Desk');
+    await bob.locator(sel('message')).first().waitFor();
+    await axeCheck(bob, 'a room with messages and its details');
+    // The room link is named by what it shows, the room's name first.
+    const link = room(bob, 'Desk');
+    assert.match(await link.evaluate((el) => el.textContent), /^Desk/);
+    await bob.getByRole('button', { name: 'Browse channels' }).click();
+    await bob.getByRole('dialog', { name: 'Browse channels' }).waitFor();
+    await axeCheck(bob, 'the browse channels dialog');
+    await bob.keyboard.press('Escape');
+    await bob.setViewportSize({ width: 900, height: 800 });
+    await axeCheck(bob, 'the tablet layout');
+    await bob.emulateMedia({ colorScheme: 'dark' });
+    await axeCheck(bob, 'the dark theme');
+    await bob.emulateMedia({ colorScheme: 'light' });
+    await bob.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  it('raised no uncaught error in these pages', () => {
+    assert.deepEqual(errors, []);
   });
 });

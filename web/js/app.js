@@ -15,15 +15,20 @@ import * as composer from './views/composer.js';
 import { initInfo } from './views/info.js';
 import { initSearch } from './views/search.js';
 import { setOnline, learn, directPeer, setDirectPeer } from './presence.js';
+import * as admin from './views/admin.js';
+import { loadUploadRules } from './views/composer.js';
 
 const MOBILE = window.matchMedia('(max-width: 767.98px)');
+// Wide enough for the details panel beside the chat (below, it slides over it).
+const DESKTOP = window.matchMedia('(min-width: 1025px)');
+const INFO_CLOSED_KEY = 'causerie.infoClosed';
 const STREAM_OPEN_WAIT_MS = 3000;
 
 let stream = null;
 let signedIn = false;
 let ready = false; // the room list is loaded; until then stream events wait in `buffered`
 let buffered = [];
-const fetching = new Set();
+const fetching = new Map(); // room id -> asked again while fetching
 let resolveFirstOpen = null;
 
 function init() {
@@ -37,14 +42,21 @@ function init() {
     onEditLast: chat.editLast,
     members: chat.currentMembers,
   });
-  initInfo({ onLeft: () => navigate(null), onClose: () => setPanel(null) });
+  initInfo({ onLeft: () => navigate(null), onClose: closeInfo });
   initSearch({ openAt: openAtMessage });
+  admin.initAdmin();
   setUnauthenticatedHandler(sessionEnded);
   onRoomsChanged(updateTitle);
 
   window.addEventListener('hashchange', route);
   $('menu-button').addEventListener('click', () => setPanel(document.body.classList.contains('rooms-open') ? null : 'rooms'));
-  $('info-button').addEventListener('click', () => setPanel(document.body.classList.contains('info-open') ? null : 'info'));
+  $('info-button').addEventListener('click', toggleInfo);
+  setInfoClosed(localStorage.getItem(INFO_CLOSED_KEY) === '1');
+  DESKTOP.addEventListener('change', () => setInfoClosed(document.body.classList.contains('info-closed')));
+  // Changes made elsewhere (the command line) are read again when the page comes back.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') refreshMe();
+  });
   $('backdrop').addEventListener('click', () => setPanel(null));
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !document.querySelector('dialog[open]') && $('backdrop').hidden === false) setPanel(null);
@@ -54,10 +66,15 @@ function init() {
 
 async function boot() {
   try {
-    state.me = await api.get('/me', { quiet401: true });
+    // `optional`: nobody signed in is the expected answer of a first visit (204), not an error.
+    state.me = await api.get('/me?optional=true', { quiet401: true });
   } catch (err) {
     if (err.status === 401) showLogin();
     else showLogin(`${describeError(err)} Reload the page to try again.`);
+    return;
+  }
+  if (!state.me) {
+    showLogin();
     return;
   }
   await enterApp();
@@ -66,6 +83,26 @@ async function boot() {
 async function signInDone() {
   state.me = await api.get('/me', { quiet401: true });
   await enterApp();
+}
+
+/** My account as the server has it now: permissions decide which controls show. */
+async function refreshMe() {
+  if (!signedIn) return;
+  try {
+    const me = await api.get('/me?optional=true', { quiet401: true });
+    if (me && signedIn) meChanged(me);
+  } catch {
+    // Unreachable for now: the stream's reconnection tries again.
+  }
+}
+
+function meChanged(me) {
+  const before = JSON.stringify([state.me?.is_admin, state.me?.permissions, state.me?.display_name]);
+  state.me = { ...state.me, ...me };
+  if (before === JSON.stringify([state.me.is_admin, state.me.permissions, state.me.display_name])) return;
+  renderMe();
+  chat.onPermissionsChanged();
+  admin.onPermissionsChanged(navigate);
 }
 
 async function enterApp() {
@@ -86,6 +123,7 @@ async function enterApp() {
     setTimeout(resolve, STREAM_OPEN_WAIT_MS);
   });
   stream.start();
+  loadUploadRules();
   await opened;
   await loadRooms();
   route();
@@ -131,8 +169,13 @@ async function reloadAll() {
 
 async function checkSession() {
   try {
-    await api.get('/me', { quiet401: true });
-    return true;
+    const me = await api.get('/me?optional=true', { quiet401: true });
+    if (me) {
+      meChanged(me);
+      return true;
+    }
+    sessionEnded();
+    return false;
   } catch (err) {
     if (err.status === 401) {
       sessionEnded();
@@ -183,15 +226,21 @@ function roomIdFromHash() {
 function route() {
   if (!signedIn) return;
   const id = roomIdFromHash();
+  const adminPage = window.location.hash === '#/admin' && !!state.me?.is_admin;
+  document.body.classList.toggle('no-room', !id);
   if (id && id !== chat.currentRoomId()) chat.openRoom(id);
   else if (!id && chat.currentRoomId()) chat.closeRoom();
-  if (!id && MOBILE.matches) setPanel('rooms');
+  admin.show(adminPage);
+  if (!id && !adminPage && MOBILE.matches) setPanel('rooms');
   updateTitle();
 }
 
 function navigate(id) {
   setPanel(null);
-  if (id === null) {
+  if (id === 'admin') {
+    if (window.location.hash !== '#/admin') window.location.hash = '#/admin';
+    else route();
+  } else if (id === null) {
     history.pushState(null, '', window.location.pathname);
     route();
   } else if (roomIdFromHash() !== id) {
@@ -227,11 +276,40 @@ function setPanel(which) {
   }
 }
 
+/** The details panel: an overlay below desktop width, a column beside the chat above it,
+ *  which stays closed once closed (remembered in localStorage). */
+function toggleInfo() {
+  if (DESKTOP.matches) {
+    setInfoClosed(!document.body.classList.contains('info-closed'));
+    if (!document.body.classList.contains('info-closed')) $('info').querySelector('button')?.focus();
+  } else {
+    setPanel(document.body.classList.contains('info-open') ? null : 'info');
+  }
+}
+
+function closeInfo() {
+  if (DESKTOP.matches) {
+    setInfoClosed(true);
+    $('info-button').focus();
+  } else {
+    setPanel(null);
+    $('info-button').focus();
+  }
+}
+
+function setInfoClosed(closed) {
+  document.body.classList.toggle('info-closed', closed);
+  if (closed) localStorage.setItem(INFO_CLOSED_KEY, '1');
+  else localStorage.removeItem(INFO_CLOSED_KEY);
+  if (DESKTOP.matches) $('info-button').setAttribute('aria-expanded', String(!closed));
+}
+
 function updateTitle() {
   if (!signedIn) return;
   const n = attentionCount();
   const room = state.rooms.get(chat.currentRoomId());
-  document.title = `${n ? `(${n}) ` : ''}${room ? `${room.name} · ` : ''}causerie`;
+  const page = room ? room.name : (admin.isShown() ? 'People' : '');
+  document.title = `${n ? `(${n}) ` : ''}${page ? `${page} · ` : ''}causerie`;
 }
 
 // ---------------------------------------------------------------- stream
@@ -249,6 +327,8 @@ function onStatus(status) {
   if (status === 'open' && resolveFirstOpen) {
     resolveFirstOpen();
     resolveFirstOpen = null;
+  } else if (status === 'open') {
+    refreshMe(); // what changed while the stream was down
   }
 }
 
@@ -303,6 +383,9 @@ function handle(name, data) {
     case 'presence':
       setOnline(data.user_id, data.online);
       break;
+    case 'me_updated':
+      if (data && data.id === state.me.id) meChanged(data);
+      break;
     default:
       break;
   }
@@ -321,11 +404,14 @@ function memberEvent(name, data) {
   if (member.user_id === state.me.id) {
     notify.setLevel(roomId, member.notify);
     if (name === 'member_left') {
+      const roomName = state.rooms.get(roomId)?.name;
       removeRoom(roomId);
-      if (chat.currentRoomId() === roomId) {
+      // Leaving by my own hand is told by the Leave button; this is someone else's doing.
+      if (chat.currentRoomId() === roomId && !state.leaving.has(roomId)) {
         navigate(null);
-        toast('You are no longer a member of that room.');
+        toast(roomName ? `You were removed from ${roomName}.` : 'You were removed from that room.');
       }
+      state.leaving.delete(roomId);
       return;
     }
     if (name === 'member_joined' || !state.rooms.has(roomId)) fetchRoom(roomId);
@@ -337,10 +423,17 @@ function memberEvent(name, data) {
   chat.onMemberEvent(name, data);
 }
 
-/** A room we did not know about (I was just added): fetch it once. */
+/**
+ * A room we did not know about (I was just added): fetch it. Asked again while a fetch is
+ * under way (a message came meanwhile), it fetches once more afterwards, so that the
+ * unread count includes what the first answer may have missed.
+ */
 async function fetchRoom(id) {
-  if (fetching.has(id)) return;
-  fetching.add(id);
+  if (fetching.has(id)) {
+    fetching.set(id, true);
+    return;
+  }
+  fetching.set(id, false);
   try {
     const { members, ...room } = await api.get(`/rooms/${id}`);
     mergeRoom(room);
@@ -353,7 +446,9 @@ async function fetchRoom(id) {
   } catch {
     // Not visible to me (any more): nothing to show.
   } finally {
+    const again = fetching.get(id);
     fetching.delete(id);
+    if (again) fetchRoom(id);
   }
 }
 

@@ -1,10 +1,13 @@
 // Formatting of times, sizes and message text.
 import { h } from './dom.js';
 
-const timeFmt = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const dayFmt = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
-const shortDayFmt = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short' });
-const fullFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'short' });
+// The browser's preferred languages decide the format, 12- or 24-hour clock included
+// (`timeStyle` takes the locale's own hour cycle; a fixed `hour` option would not).
+const LOCALES = navigator.languages && navigator.languages.length ? [...navigator.languages] : undefined;
+const timeFmt = new Intl.DateTimeFormat(LOCALES, { timeStyle: 'short' });
+const dayFmt = new Intl.DateTimeFormat(LOCALES, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const shortDayFmt = new Intl.DateTimeFormat(LOCALES, { day: 'numeric', month: 'short' });
+const fullFmt = new Intl.DateTimeFormat(LOCALES, { dateStyle: 'full', timeStyle: 'short' });
 
 export function formatTime(iso) {
   return iso ? timeFmt.format(new Date(iso)) : '';

@@ -6,6 +6,7 @@ export const state = {
   me: null,
   rooms: new Map(), // id -> Room
   currentRoomId: null,
+  leaving: new Set(), // rooms I am leaving by my own hand
 };
 
 const listeners = new Set();
@@ -90,8 +91,15 @@ export function applyNewMessage(msg) {
     room.last_message = msg;
     // Only count a message newer than anything we knew, so a replayed event
     // after a reconnect or reload is not counted twice.
-    if (msg.sender_id !== state.me.id) room.unread_count = (room.unread_count || 0) + 1;
-    if (mentionsMe(msg, state.me.id)) room.mention_count = (room.mention_count || 0) + 1;
+    if (msg.sender_id !== state.me.id) {
+      room.unread_count = (room.unread_count || 0) + 1;
+      if (mentionsMe(msg, state.me.id)) room.mention_count = (room.mention_count || 0) + 1;
+    } else if (msg.message_type !== 'system') {
+      // Whoever writes has read the room up to there (the server moved the mark), from
+      // whichever tab, device or token the message came.
+      room.unread_count = 0;
+      room.mention_count = 0;
+    }
     roomsChanged();
   }
   return true;

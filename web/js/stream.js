@@ -8,7 +8,7 @@
 
 const EVENTS = [
   'new_message', 'message_updated', 'message_deleted', 'read',
-  'member_joined', 'member_updated', 'member_left', 'room_updated', 'typing', 'reset',
+  'member_joined', 'member_updated', 'member_left', 'room_updated', 'typing', 'me_updated', 'reset',
   'reaction_added', 'reaction_removed', 'presence',
 ];
 

@@ -28,6 +28,8 @@ let editingId = null;
 let atBottom = true;
 let seenBy = null; // { id, names }
 let seenTimer = null;
+let markTimer = null;
+let markTarget = null; // { roomId, messageId } waiting to be sent
 const typers = new Map(); // user id -> { name, timer }
 
 let scroller; let olderStatus; let jumpBtn; let typingEl;
@@ -55,6 +57,17 @@ export function initChat() {
     msg?.classList.toggle('selected');
   });
   initKeyboard(items);
+  // Escape in the message box (with nothing there to cancel) goes to the newest message:
+  // one key from writing to reading. Handled on the form, after the box's own keys.
+  $('composer').addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || e.defaultPrevented || e.target.id !== 'composer-input') return;
+    const last = list.last();
+    if (!last) return;
+    e.preventDefault();
+    const el = list.node(last.id);
+    el.focus({ preventScroll: true });
+    el.scrollIntoView({ block: 'nearest' });
+  });
   jumpBtn.addEventListener('click', () => {
     scrollToBottom();
     composer.focus();
@@ -129,6 +142,7 @@ export function closeRoom() {
 }
 
 function resetRoomState() {
+  flushMark();
   roomId = null;
   list.clear();
   members = new Map();
@@ -192,6 +206,7 @@ export async function openRoom(id) {
   }
   const messages = page.messages || [];
   hasMore = !!page.has_more;
+  noteDeletedQuotes(messages);
   list.reset(messages, firstUnreadId(messages, unreadBefore));
   // Nothing unread: there is nothing to mark until a new message arrives.
   if (!unreadBefore && messages.length) markedUpTo = list.last().id;
@@ -306,7 +321,9 @@ export function loadOlder() {
     const older = (page.messages || []).filter((m) => m.id < before && list.indexOf(m.id) < 0);
     const prevHeight = scroller.scrollHeight;
     const prevTop = scroller.scrollTop;
+    noteDeletedQuotes(older);
     list.prepend(older);
+    for (const m of older) if (m.is_deleted) updateQuotes(m.id, { excerpt: '', is_deleted: true });
     hasMore = !!page.has_more && older.length > 0;
     scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
     updateOlderStatus();
@@ -349,21 +366,52 @@ export async function jumpToMessage(id) {
 
 // ---------------------------------------------------------------- read state
 
-/** Mark read when the newest message is on screen and the tab is visible. */
+/**
+ * Mark read what the user has seen: every message up to the newest one whose top is on
+ * screen (or was scrolled past), while the tab is visible. The badge counts what is left.
+ */
 export function maybeMarkRead() {
   if (!roomId || pending || document.visibilityState !== 'visible' || scroller.hidden) return;
-  const last = list.last();
-  if (!last || last.id <= markedUpTo) return;
-  const el = list.node(last.id);
-  const r = el.getBoundingClientRect();
-  const s = scroller.getBoundingClientRect();
-  if (r.top >= s.bottom || r.bottom <= s.top) return;
-  markedUpTo = last.id;
-  setUnread(roomId, 0);
-  const id = roomId;
-  api.post(`/rooms/${id}/read`, { message_id: last.id }).catch(() => {
-    if (id === roomId) markedUpTo = 0; // try again on the next scroll or message
+  const seen = lastSeen();
+  if (!seen || seen.id <= markedUpTo) return;
+  markedUpTo = seen.id;
+  setUnread(roomId, list.messages.filter((m) => m.id > seen.id && m.sender_id !== state.me.id
+    && !m.is_deleted && m.message_type !== 'system').length);
+  // What I wrote myself was marked by the server when I sent it.
+  if (seen.sender_id === state.me.id && seen.message_type !== 'system') return;
+  markTarget = { roomId, messageId: seen.id };
+  if (!markTimer) markTimer = setTimeout(flushMark, 300);
+}
+
+/** The newest loaded message whose top is above the bottom of the list's view. */
+function lastSeen() {
+  const bottom = scroller.getBoundingClientRect().bottom;
+  for (let i = list.messages.length - 1; i >= 0; i--) {
+    const m = list.messages[i];
+    const el = list.node(m.id);
+    if (el && el.getBoundingClientRect().top < bottom - 4) return m;
+  }
+  return null;
+}
+
+/** Sends the waiting read mark now (a room switch does not lose it). */
+function flushMark() {
+  clearTimeout(markTimer);
+  markTimer = null;
+  const target = markTarget;
+  markTarget = null;
+  if (!target) return;
+  api.post(`/rooms/${target.roomId}/read`, { message_id: target.messageId }).catch(() => {
+    if (target.roomId === roomId) markedUpTo = 0; // try again on the next scroll or message
   });
+}
+
+/** After a deletion, focus stays in the list: on the next message, else the previous. */
+function focusNeighbour(id) {
+  const i = list.indexOf(id);
+  const next = list.messages[i + 1] || list.messages[i - 1] || list.messages[i];
+  const el = next && list.node(next.id);
+  if (el) el.focus({ preventScroll: true });
 }
 
 function refreshSeenBy() {
@@ -416,6 +464,10 @@ function queued(fn, data) {
 export function onNewMessage(msg) {
   if (msg.room_id !== roomId || queued(onNewMessage, msg)) return;
   if (typers.delete(msg.sender_id)) renderTyping();
+  // The server moved my mark to what I sent, from whichever tab or client.
+  if (msg.sender_id === state.me.id && msg.message_type !== 'system') markedUpTo = Math.max(markedUpTo, msg.id);
+  // Whoever writes has read the room: they have seen my last message too.
+  else if (msg.message_type !== 'system' && !(seenBy?.names || []).includes(msg.sender_name)) refreshSeenBy();
   const wasAtBottom = isNearBottom();
   const isNew = upsert(msg);
   const mine = msg.sender_id === state.me.id;
@@ -431,6 +483,7 @@ export function onMessageUpdated(msg) {
   const old = list.get(msg.id);
   if (list.indexOf(msg.id) >= 0) upsert(msg);
   if ((old?.pinned_at ?? null) !== (msg.pinned_at ?? null) || (!old && msg.pinned_at !== undefined)) info.refreshPins();
+  updateQuotes(msg.id, { excerpt: excerpt(msg.content), is_deleted: false });
 }
 
 /** reaction_added / reaction_removed: a set change, so a replayed event changes nothing. */
@@ -474,6 +527,31 @@ async function togglePin(msg) {
   }
 }
 
+/** Replies quote the first characters of their original, as the server does. */
+function excerpt(content) {
+  const chars = [...String(content || '')];
+  return chars.length > 100 ? `${chars.slice(0, 100).join('')}…` : chars.join('');
+}
+
+/** A quote of a loaded message that is deleted says so (the server's quote just has no text). */
+function noteDeletedQuotes(msgs) {
+  const deleted = new Set([...list.messages, ...msgs].filter((m) => m.is_deleted).map((m) => m.id));
+  for (const m of msgs) {
+    if (m.reply_to && deleted.has(m.reply_to.id)) m.reply_to = { ...m.reply_to, is_deleted: true };
+  }
+}
+
+/** Reply quotes follow their original's edits and deletion live. */
+function updateQuotes(originalId, change) {
+  for (const m of list.messages) {
+    if (m.reply_to && m.reply_to.id === originalId) {
+      m.reply_to = { ...m.reply_to, ...change };
+      if (editingId !== m.id) list.redraw(m.id);
+    }
+  }
+  if (seenBy) placeSeenBy();
+}
+
 export function onMessageDeleted({ id, room_id: rid }) {
   if (rid !== roomId || queued(onMessageDeleted, { id, room_id: rid })) return;
   const old = list.get(id);
@@ -481,6 +559,7 @@ export function onMessageDeleted({ id, room_id: rid }) {
   if (editingId === id) editingId = null;
   upsert({ ...old, is_deleted: true, content: '', attachments: [], reactions: [], pinned_at: null, pinned_by_id: null });
   if (old.pinned_at) info.refreshPins();
+  updateQuotes(id, { excerpt: '', is_deleted: true });
   composer.forgetReply(id);
   info.refreshFiles();
   if (seenBy && seenBy.id === id) refreshSeenBy();
@@ -543,6 +622,16 @@ export function onRoomChanged(id) {
   composer.setRoomName(room.name);
 }
 
+/** My permissions changed (an administrator, live): redraw what depends on them. */
+export function onPermissionsChanged() {
+  if (!roomId) return;
+  const room = state.rooms.get(roomId);
+  list.redrawAll(editingId);
+  placeSeenBy();
+  if (room) info.showRoom(room, members);
+  composer.refreshPermissions();
+}
+
 /** My own message came back from POST /messages (the stream will echo it too). */
 export function onSent(msg) {
   onNewMessage(msg);
@@ -593,6 +682,7 @@ async function deleteMessage(msg) {
   try {
     await api.del(`/messages/${msg.id}`);
     onMessageDeleted({ id: msg.id, room_id: msg.room_id });
+    focusNeighbour(msg.id);
   } catch (err) {
     toast(describeError(err));
   }

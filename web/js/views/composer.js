@@ -2,7 +2,7 @@
 // upload progress and server errors. Drafts are kept per user and room in
 // localStorage so that nothing typed is lost when the session expires.
 import { $, h, icon } from '../dom.js';
-import { api, uploadMessage, describeError } from '../api.js';
+import { api, uploadMessage, describeError, ApiError } from '../api.js';
 import { state, can } from '../state.js';
 import { formatSize, messagePreview } from '../format.js';
 import * as mentionPicker from './mention-picker.js';
@@ -15,6 +15,7 @@ let replyTo = null;
 let files = [];
 let sending = false;
 let lastTypingAt = 0;
+let uploadRules = null; // GET /uploads/rules: what the server accepts
 let hooks = { onSent: () => {}, onEditLast: () => {}, members: () => new Map() };
 
 let form; let input; let fileInput; let sendBtn;
@@ -138,7 +139,9 @@ export function setRoom(room) {
   if (allowed && window.matchMedia('(min-width: 768px)').matches) input.focus({ preventScroll: true });
 }
 
+let shownName = '';
 export function setRoomName(name) {
+  shownName = name;
   if (can('chat.create')) input.placeholder = `Message ${name}`;
 }
 
@@ -175,13 +178,54 @@ function renderReply() {
     }, icon('x', 16)));
 }
 
+/** The server's upload rules, asked once per sign-in; until they come, the server decides. */
+export async function loadUploadRules() {
+  try {
+    uploadRules = await api.get('/uploads/rules');
+    fileInput.accept = (uploadRules.extensions || []).map((e) => `.${e}`).join(',');
+  } catch {
+    uploadRules = null;
+  }
+}
+
+/** A file the server would refuse for its type or size, in the server's own words. */
+function refusal(file) {
+  if (!uploadRules) return null;
+  const m = /\.([^./\\]+)$/.exec(file.name);
+  const ext = m && m[1].toLowerCase();
+  if (!ext || !uploadRules.extensions.includes(ext)) {
+    const what = ext ? `'.${ext}' files` : 'files without an extension';
+    return describeError(new ApiError(415, 'unsupported_media_type', `${what} are not accepted; allowed: ${uploadRules.allowed}`));
+  }
+  if (file.size > uploadRules.max_file_bytes) {
+    return describeError(new ApiError(413, 'too_large', `${file.name} is larger than ${formatSize(uploadRules.max_file_bytes)}`));
+  }
+  return null;
+}
+
 export function addFiles(list) {
   if (!roomId || !can('chat.create')) return;
-  files = files.concat([...list]);
+  const refused = [];
+  const accepted = [];
+  for (const file of list) {
+    const why = refusal(file);
+    if (why) refused.push(why);
+    else accepted.push(file);
+  }
+  files = files.concat(accepted);
   renderFiles();
   updateSendState();
-  showError('');
+  showError([...new Set(refused)].join(' '));
   focus();
+}
+
+/** My permissions changed while the room is open. */
+export function refreshPermissions() {
+  const allowed = can('chat.create');
+  input.disabled = !allowed;
+  $('composer-attach').disabled = !allowed;
+  input.placeholder = allowed ? `Message ${shownName}` : 'You can read this room but not write in it.';
+  updateSendState();
 }
 
 function renderFiles() {

@@ -204,11 +204,14 @@ async function leave() {
   const r = room;
   const ok = await confirmDialog(`Leave ${r.name}? You will stop receiving its messages.`, { okLabel: 'Leave', danger: true, title: 'Leave room' });
   if (!ok) return;
+  state.leaving.add(r.id);
   try {
     await api.del(`/rooms/${r.id}/members/${state.me.id}`);
     removeRoom(r.id);
     hooks.onLeft(r.id);
+    toast(`You left ${r.name}.`);
   } catch (err) {
+    state.leaving.delete(r.id);
     toast(describeError(err));
   }
 }

@@ -1,8 +1,9 @@
 // The sign-in page.
 import { $ } from '../dom.js';
-import { api, describeError, retryText } from '../api.js';
+import { api, describeError } from '../api.js';
 
 let onSignedIn = null;
+let lockTimer = null;
 
 export function initLogin(signedIn) {
   onSignedIn = signedIn;
@@ -17,6 +18,7 @@ export function initLogin(signedIn) {
     }
     const submit = $('login-submit');
     submit.disabled = true;
+    clearInterval(lockTimer);
     showError('');
     try {
       // quiet401: a wrong password must not be treated as "session expired".
@@ -25,13 +27,36 @@ export function initLogin(signedIn) {
       await onSignedIn();
     } catch (err) {
       if (err.status === 401) showError('Wrong username or password.');
-      else if (err.status === 429) showError(`Too many sign-in attempts. ${retryText(err.retryAfter)}`);
+      else if (err.status === 429) lockedOut(err.retryAfter);
       else showError(describeError(err));
       $('login-password').select();
     } finally {
       submit.disabled = false;
     }
   });
+}
+
+/** A lockout says when it ends, counted down to the second, then that it has. */
+function lockedOut(retryAfter) {
+  const secs = parseInt(retryAfter, 10);
+  if (!Number.isFinite(secs)) {
+    showError('Too many sign-in attempts. Try again in a moment.');
+    return;
+  }
+  const until = Date.now() + secs * 1000;
+  const at = new Intl.DateTimeFormat(navigator.languages, { timeStyle: 'medium' }).format(until);
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left > 0) {
+      showError(`Too many sign-in attempts. Try again in ${left} s (at ${at}).`);
+    } else {
+      clearInterval(lockTimer);
+      showError('You can try again now.');
+    }
+  };
+  clearInterval(lockTimer);
+  lockTimer = setInterval(tick, 1000);
+  tick();
 }
 
 function showError(text) {

@@ -15,7 +15,9 @@ export function openEditor(el, msg, { save, cancel }) {
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const form = h('form', { class: 'edit-form', testid: 'edit-form' }, input, error,
     h('div', { class: 'edit-actions' },
-      h('span', { class: 'muted small' }, 'Enter to save · Escape to cancel'),
+      // Keys are named only where there is a keyboard to press them.
+      window.matchMedia('(hover: hover) and (pointer: fine)').matches
+        ? h('span', { class: 'muted small', testid: 'edit-hint' }, 'Enter to save · Escape to cancel') : h('span', { class: 'muted small' }),
       h('button', { type: 'button', class: 'btn btn-small', testid: 'edit-cancel', onclick: cancel }, 'Cancel'),
       h('button', { type: 'submit', class: 'btn btn-primary btn-small', testid: 'edit-save' }, 'Save')));
 

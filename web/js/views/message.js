@@ -58,7 +58,7 @@ function renderQuote(reply, ctx) {
     title: 'Show the original message',
     onclick: () => ctx.onQuote(reply.id),
   }, h('span', { class: 'quote-sender' }, reply.sender_name),
-  h('span', { class: 'quote-text' }, reply.excerpt || 'Original message'));
+  h('span', { class: 'quote-text' }, reply.is_deleted ? 'The original message was deleted.' : (reply.excerpt || 'Original message')));
 }
 
 function renderActions(msg, ctx) {
@@ -92,10 +92,12 @@ export function renderAttachments(attachments, ctx) {
     : fileCard(att))));
 }
 
-/** A file as a card: icon, name, size and a download link. */
+/** A file as a card: icon (a PDF's is its own), name, size and a download link. */
 export function fileCard(att) {
-  return h('div', { class: 'att-file', testid: 'attachment-file', 'data-attachment-id': att.id },
-    h('span', { class: 'att-file-icon' }, icon('file', 22)),
+  const kind = fileKind(att);
+  return h('div', { class: `att-file att-${kind}`, testid: 'attachment-file', 'data-attachment-id': att.id, 'data-kind': kind },
+    h('span', { class: 'att-file-icon', 'aria-hidden': 'true' }, icon(kind === 'pdf' ? 'fileText' : 'file', 22),
+      h('span', { class: 'att-file-type' }, (att.file_extension || '').toUpperCase().slice(0, 4))),
     h('span', { class: 'att-file-main' },
       h('span', { class: 'att-file-name', title: att.file_name }, att.file_name),
       h('span', { class: 'muted small' }, [formatSize(att.file_size), att.file_extension?.toUpperCase()].filter(Boolean).join(' · '))),
@@ -103,4 +105,12 @@ export function fileCard(att) {
       class: 'icon-btn', href: safeHref(att.url), download: att.file_name, testid: 'attachment-download',
       'aria-label': `Download ${att.file_name}`, title: 'Download',
     }, icon('download', 18)));
+}
+
+function fileKind(att) {
+  const ext = String(att.file_extension || '').toLowerCase();
+  if (ext === 'pdf') return 'pdf';
+  if (['doc', 'docx', 'xls', 'xlsx', 'ppt', 'pptx'].includes(ext)) return 'office';
+  if (ext === 'zip') return 'archive';
+  return 'text';
 }

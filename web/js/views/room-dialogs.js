@@ -92,7 +92,9 @@ export function browseChannelsDialog(onOpened) {
   api.get('/channels').then((channels) => {
     status.textContent = channels.length ? '' : 'There are no other channels to join.';
     list.replaceChildren(...channels.map((room) => {
-      const join = h('button', { class: 'btn btn-primary btn-small', type: 'button', testid: 'channel-join' }, 'Join');
+      const join = h('button', {
+        class: 'btn btn-primary btn-small', type: 'button', testid: 'channel-join', 'aria-label': `Join ${room.name}`,
+      }, 'Join');
       join.addEventListener('click', async () => {
         join.disabled = true;
         try {
@@ -108,7 +110,7 @@ export function browseChannelsDialog(onOpened) {
       return h('li', { class: 'channel-item', testid: 'channel-item', 'data-room-id': room.id, 'data-room-name': room.name },
         h('span', { class: 'room-icon' }, icon('hash', 16)),
         h('span', { class: 'pick-name' }, room.name),
-        h('span', { class: 'muted small' }, `${room.member_count ?? 0} members`),
+        h('span', { class: 'muted small' }, memberCount(room.member_count ?? 0)),
         join);
     }));
   }).catch((err) => { status.textContent = describeError(err); });
@@ -134,4 +136,8 @@ export function addMemberDialog(room, memberIds, onAdded) {
   });
   const dlg = openDialog({ title: 'Add member', body: [picker.el, error], testid: 'add-member-dialog' });
   picker.input.focus();
+}
+
+export function memberCount(n) {
+  return `${n} member${n === 1 ? '' : 's'}`;
 }

@@ -41,10 +41,15 @@ export function renderMe() {
   const button = (testid, iconName, label, onclick) => h('button', {
     class: 'side-btn', type: 'button', testid, onclick,
   }, icon(iconName, 18), h('span', {}, label));
+  // A control I may not use is explained where it would be, rather than just missing.
+  const missing = (testid, text) => h('p', { class: 'side-note', testid }, text);
   actions.replaceChildren(...[
-    can('chat.create') && button('new-direct', 'message', 'New message', () => newDirectDialog(navigate)),
-    can('chat.manage_rooms') && button('new-room', 'plus', 'New room', () => newRoomDialog(navigate)),
+    can('chat.create') ? button('new-direct', 'message', 'New message', () => newDirectDialog(navigate))
+      : missing('new-direct-missing', 'Writing needs the chat.create permission: ask an administrator.'),
+    can('chat.manage_rooms') ? button('new-room', 'plus', 'New room', () => newRoomDialog(navigate))
+      : missing('new-room-missing', 'Creating rooms needs the chat.manage_rooms permission: ask an administrator.'),
     button('browse-channels', 'compass', 'Browse channels', () => browseChannelsDialog(navigate)),
+    me.is_admin && button('admin-page', 'shield', 'People', () => navigate('admin')),
   ].filter(Boolean));
 }
 
@@ -67,7 +72,9 @@ function roomItem(room) {
   const last = room.last_message;
   let preview = messagePreview(last);
   if (preview && last && last.sender_id === state.me.id && last.message_type !== 'system') preview = `You: ${preview}`;
-  const label = [room.name, TYPE_LABEL[room.room_type], unread ? `${unread} unread` : '', room.is_muted ? 'muted' : '']
+  // The link's name is its visible text (the room's name first), with what the eye gets from
+  // the icon, badge and dimming added for screen readers at the end.
+  const extra = [TYPE_LABEL[room.room_type], unread ? `${unread} unread` : '', room.is_muted ? 'muted' : '']
     .filter(Boolean).join(', ');
   const classes = ['room-item', current && 'current', room.is_muted && 'muted', unread && 'has-unread']
     .filter(Boolean).join(' ');
@@ -75,7 +82,7 @@ function roomItem(room) {
     h('a', {
       class: classes, href: `#/room/${room.id}`, testid: 'room-item',
       'data-room-id': room.id, 'data-room-name': room.name, 'data-room-type': room.room_type,
-      'aria-current': current ? 'page' : null, 'aria-label': label,
+      'aria-current': current ? 'page' : null,
       onclick: (e) => { e.preventDefault(); navigate(room.id); },
     },
     room.room_type === 'direct'
@@ -89,7 +96,8 @@ function roomItem(room) {
       h('span', { class: 'room-line' },
         h('span', { class: 'room-preview' }, preview),
         room.is_muted ? h('span', { class: 'muted-icon', title: 'Muted' }, icon('bellOff', 14)) : null,
-        unread ? h('span', { class: 'badge', testid: 'unread-badge' }, unread > 99 ? '99+' : String(unread)) : null))));
+        unread ? h('span', { class: 'badge', testid: 'unread-badge', 'aria-hidden': 'true' }, unread > 99 ? '99+' : String(unread)) : null)),
+    h('span', { class: 'sr-only' }, `, ${extra}`)));
 }
 
 /** Connection dot in the sidebar header. */

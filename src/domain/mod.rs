@@ -5,8 +5,8 @@ pub mod ids;
 pub mod input;
 pub mod markup;
 pub mod permissions;
-pub mod search;
 pub mod reactions;
+pub mod search;
 pub mod views;
 
 pub use events::{EventKind, PassingEvent, RoomEvent};

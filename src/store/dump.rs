@@ -34,6 +34,9 @@ pub const TABLES: &[&str] = &[
     "chat_room_members",
     "chat_messages",
     "chat_attachments",
+    "chat_mentions",
+    "chat_reactions",
+    "chat_pins",
     "chat_message_reads",
     "chat_events",
     "chat_event_counter",
@@ -86,6 +89,7 @@ fn quote(identifier: &str) -> String {
 }
 
 /// The columns of `table` in their declared order; empty when there is no such table.
+/// Generated columns (PostgreSQL's search vector) are left out: the database computes them.
 pub fn columns(conn: &mut DbConn, table: &str) -> QueryResult<Vec<Column>> {
     match conn {
         DbConn::Sqlite(c) => diesel::sql_query("SELECT name, type AS kind FROM pragma_table_info(?) ORDER BY cid")
@@ -93,7 +97,8 @@ pub fn columns(conn: &mut DbConn, table: &str) -> QueryResult<Vec<Column>> {
             .load::<Column>(c),
         DbConn::Pg(c) => diesel::sql_query(
             "SELECT column_name::text AS name, data_type::text AS kind FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+             WHERE table_schema = current_schema() AND table_name = $1 AND is_generated = 'NEVER' \
+             ORDER BY ordinal_position",
         )
         .bind::<Text, _>(table)
         .load::<Column>(c),

@@ -171,25 +171,29 @@ async fn mention_count_clears_when_read() {
     let app = spawn_app().await;
     let alice = manager(&app, "alice").await;
     let bob = app.user("bob").await;
-    let room = alice.create_room("group", "Team", &[&bob]).await;
+    let carol = app.user("carol").await;
+    let room = alice.create_room("group", "Team", &[&bob, &carol]).await;
     let other = alice.create_room("group", "Other", &[&bob]).await;
-    alice.send(room, "no mention").await;
-    alice.send(room, "@bob one").await;
-    let last = alice.send(room, "@bob two").await;
+    // Sending moves the sender's read mark to what they sent: what each wrote before the
+    // others' messages is behind their mark.
     bob.send(room, "@bob talking to myself").await;
     bob.send(room, "@alice ping").await;
+    alice.send(room, "no mention").await;
+    alice.send(room, "@bob one").await;
+    alice.send(room, "@bob two").await;
+    let last = carol.send(room, "@alice hello").await;
     alice.send(other, "@bob elsewhere").await;
     let deleted = alice.send(other, "@bob gone").await;
     expect_status(alice.delete(&format!("/messages/{}", int(&deleted, "id"))).await, StatusCode::NO_CONTENT).await;
     assert_eq!(deleted["mentions"], json!([bob.id]));
 
     let r = room_of(&bob, room).await;
-    assert_eq!((r["unread_count"].as_i64(), r["mention_count"].as_i64()), (Some(3), Some(2)));
+    assert_eq!((r["unread_count"].as_i64(), r["mention_count"].as_i64()), (Some(4), Some(2)));
     let r = room_of(&bob, other).await;
     assert_eq!((r["unread_count"].as_i64(), r["mention_count"].as_i64()), (Some(1), Some(1)));
     let single = bob.get_json(&format!("/rooms/{room}")).await;
     assert_eq!(single["mention_count"], 2);
-    // Counts leave out one's own messages: Alice's counts Bob's mention of her alone.
+    // Alice's count has Carol's mention of her, not Bob's from before she wrote.
     assert_eq!(room_of(&alice, room).await["mention_count"], 1);
 
     let r = bob.post(&format!("/rooms/{room}/read"), &json!({"message_id": int(&last, "id")})).await;

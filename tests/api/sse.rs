@@ -96,6 +96,8 @@ pub struct SseReader {
     ready: std::collections::VecDeque<Block>,
     /// Every byte read so far, for failure messages.
     pub raw: String,
+    /// Event kinds passed over as if they were comments.
+    ignored: Vec<&'static str>,
 }
 
 /// The end of a long text, for failure messages.
@@ -134,7 +136,15 @@ impl SseReader {
             buf: String::new(),
             ready: Default::default(),
             raw: String::new(),
+            ignored: Vec::new(),
         }
+    }
+
+    /// Passes over events of this kind from now on (`presence`, which comes whenever people
+    /// sharing a room open streams, in tests about something else).
+    pub fn ignoring(mut self, kind: &'static str) -> Self {
+        self.ignored.push(kind);
+        self
     }
 
     /// The next block; `Err(Some(cleanly))` when the response ended, `Err(None)` when
@@ -161,6 +171,7 @@ impl SseReader {
     pub async fn next(&mut self, wait: Duration) -> Next {
         loop {
             match self.next_block(wait).await {
+                Ok(Block::Event(e)) if self.ignored.contains(&e.event.as_str()) => continue,
                 Ok(Block::Event(e)) => return Next::Event(e),
                 Ok(_) => continue,
                 Err(Some(cleanly)) => return Next::Ended { cleanly },

@@ -371,6 +371,11 @@ async fn idle_streams_cost_no_database_calls() {
     for sse in streams.iter_mut() {
         assert_eq!(sse.next_block(WAIT).await.unwrap(), Block::Retry(3000));
     }
+    // Opening is over once every stream has pinged (its owner's presence announced); from
+    // then on they are idle.
+    for sse in streams.iter_mut() {
+        assert_eq!(sse.next_block(WAIT).await.unwrap(), Block::Comment("ping".into()));
+    }
     let before = app.state.db.calls();
     // Two ping intervals: every stream is alive and writing, none asks the database.
     for sse in streams.iter_mut() {

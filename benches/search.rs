@@ -133,6 +133,17 @@ fn queries(words: &[String]) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// CPU time of this process so far (user + system), from /proc; zero where there is none.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name;
+    // the kernel counts them in USER_HZ, 100 per second on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -165,6 +176,7 @@ fn run(backend: &str, url: &str, messages: usize, rounds: usize) {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut all = Vec::new();
+    let cpu_before = process_cpu();
     println!("| {backend} query | results | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|");
     for (kind, q) in queries(&words) {
@@ -189,13 +201,15 @@ fn run(backend: &str, url: &str, messages: usize, rounds: usize) {
             );
         }
     }
+    let cpu = process_cpu().saturating_sub(cpu_before);
     all.sort();
     println!(
-        "{backend}: all {} searches: p50 {} ms, p95 {} ms, p99 {} ms",
+        "{backend}: all {} searches: p50 {} ms, p95 {} ms, p99 {} ms; CPU of this process per search {} ms",
         all.len(),
         ms(percentile(&all, 0.5)),
         ms(percentile(&all, 0.95)),
-        ms(percentile(&all, 0.99))
+        ms(percentile(&all, 0.99)),
+        ms(cpu / all.len().max(1) as u32)
     );
 }
 

@@ -7,6 +7,7 @@
 //!     --pub-url 'http://127.0.0.1:8081/pub/{room}' --server-pid 1234 -n 1000
 //! causerie-bench report results.jsonl
 //! causerie-bench floor --rate 10 --syscall writev
+//! causerie-bench search --postgres postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
 //! Only loopback addresses are accepted; every loop is bounded in count and time.
@@ -17,6 +18,7 @@ mod http;
 mod procfs;
 mod publisher;
 mod report;
+mod search;
 mod server;
 mod sse;
 mod stats;
@@ -43,6 +45,8 @@ enum Command {
     Report(report::ReportArgs),
     /// The kernel's cost of one delivery: bare writes to N loopback connections
     Floor(floor::FloorArgs),
+    /// Search latency over a large history (SQLite, PostgreSQL), and what the index costs a send
+    Search(search::SearchArgs),
 }
 
 fn main() {
@@ -73,5 +77,6 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(args) => report::summarize(&args),
         Command::Floor(args) => floor::run(&args),
+        Command::Search(args) => search::run_all(&args),
     }
 }

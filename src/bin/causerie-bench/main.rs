@@ -10,6 +10,7 @@
 //!     --pub-base http://127.0.0.1:8081 --pub-base http://127.0.0.1:8082 -n 2000 -r 10
 //! causerie-bench report results.jsonl
 //! causerie-bench floor --rate 10 --syscall writev
+//! causerie-bench search --postgres postgres://postgres@127.0.0.1:5432/test
 //! ```
 //!
 //! Only loopback addresses are accepted; every loop is bounded in count and time.
@@ -21,6 +22,7 @@ mod procfs;
 mod progress;
 mod publisher;
 mod report;
+mod search;
 mod server;
 mod sse;
 mod stats;
@@ -47,6 +49,8 @@ enum Command {
     Report(report::ReportArgs),
     /// The kernel's cost of one delivery: bare writes to N loopback connections
     Floor(floor::FloorArgs),
+    /// Search latency over a large history (SQLite, PostgreSQL), and what the index costs a send
+    Search(search::SearchArgs),
 }
 
 fn main() {
@@ -77,5 +81,6 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Report(args) => report::summarize(&args),
         Command::Floor(args) => floor::run(&args),
+        Command::Search(args) => search::run_all(&args),
     }
 }

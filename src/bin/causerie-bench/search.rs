@@ -1,16 +1,18 @@
-//! Search latency over a large history: `cargo bench --bench search` fills a database with
-//! 100,000 messages (50 rooms, the searcher in 10 of them) and times `chat::search::search`
-//! (the use case behind `GET /chat/api/search`: the full-text query, the membership filter,
-//! the views and the highlights) for a mix of queries, then prints p50 / p95 / max per kind
-//! of query. SQLite always; PostgreSQL too when `CAUSERIE_BENCH_POSTGRES_URL` names a
-//! database whose user may create databases (a scratch database is made and dropped).
+//! `search`: search latency over a large history, and what the search index costs a send.
 //!
-//! Without `--bench` (`cargo test --bench search`, as CI runs it) it makes 2,000 messages
-//! and runs each query a few times: a check that the bench works, not a measurement.
+//! Fills a database with `--messages` messages (50 rooms, the searcher in 10 of them) and
+//! times `chat::search::search` (the use case behind `GET /chat/api/search`: the full-text
+//! query, the membership filter, the views and the highlights) for a mix of queries, then
+//! prints p50 / p95 / max per kind of query. SQLite always; PostgreSQL too with
+//! `--postgres URL` (a user who may create databases: a scratch database is made and
+//! dropped). On SQLite it then sends messages through `chat::messages::send` (64 at once,
+//! as the persist bench does) with the index's triggers and without them, alternately.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result};
+use causerie::chat::messages::{send, Draft};
 use causerie::chat::search::{search, SearchRequest};
 use causerie::chat::{Actor, Chat};
 use causerie::config::Settings;
@@ -133,6 +135,17 @@ fn queries(words: &[String]) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// CPU time of this process so far (user + system), from /proc; zero where there is none.
+fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name;
+    // the kernel counts them in USER_HZ, 100 per second on Linux.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
@@ -165,6 +178,7 @@ fn run(backend: &str, url: &str, messages: usize, rounds: usize) {
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let mut all = Vec::new();
+    let cpu_before = process_cpu();
     println!("| {backend} query | results | p50 ms | p95 ms | max ms |");
     println!("|---|---|---|---|---|");
     for (kind, q) in queries(&words) {
@@ -189,38 +203,135 @@ fn run(backend: &str, url: &str, messages: usize, rounds: usize) {
             );
         }
     }
+    let cpu = process_cpu().saturating_sub(cpu_before);
     all.sort();
     println!(
-        "{backend}: all {} searches: p50 {} ms, p95 {} ms, p99 {} ms",
+        "{backend}: all {} searches: p50 {} ms, p95 {} ms, p99 {} ms; CPU of this process per search {} ms",
         all.len(),
         ms(percentile(&all, 0.5)),
         ms(percentile(&all, 0.95)),
-        ms(percentile(&all, 0.99))
+        ms(percentile(&all, 0.99)),
+        ms(cpu / all.len().max(1) as u32)
     );
 }
 
-fn main() {
-    let full = std::env::args().any(|a| a == "--bench");
-    let (messages, rounds) = if full { (100_000, 40) } else { (2_000, 3) };
+#[derive(Debug, clap::Args)]
+pub struct SearchArgs {
+    /// Messages in the history searched
+    #[arg(long, default_value_t = 100_000)]
+    messages: usize,
+    /// Times each query runs
+    #[arg(long, default_value_t = 40)]
+    rounds: usize,
+    /// Also on PostgreSQL: the URL of a database whose user may create databases
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Messages sent per persist run (0: no persist runs)
+    #[arg(long, default_value_t = 20_000)]
+    persist: usize,
+}
+
+pub fn run_all(args: &SearchArgs) -> Result<()> {
     let dir = std::env::temp_dir().join(format!("causerie-bench-search-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    run("SQLite", &format!("sqlite://{}/search.db", dir.display()), messages, rounds);
+    run("SQLite", &format!("sqlite://{}/search.db", dir.display()), args.messages, args.rounds);
     let _ = std::fs::remove_dir_all(&dir);
+    if args.persist > 0 {
+        persist_runs(&dir, args.persist)?;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
-    let Some(base) = std::env::var("CAUSERIE_BENCH_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
-        println!("PostgreSQL skipped: CAUSERIE_BENCH_POSTGRES_URL is not set");
-        return;
+    let Some(base) = args.postgres.clone() else {
+        println!("PostgreSQL skipped: no --postgres URL");
+        return Ok(());
     };
     use diesel::{Connection, PgConnection, RunQueryDsl};
     causerie::store::prepare_postgres();
     let name = format!("causerie_bench_search_{}", std::process::id());
-    let mut admin = PgConnection::establish(&base).expect("CAUSERIE_BENCH_POSTGRES_URL answers");
-    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("create database");
-    let (prefix, _) = base.rsplit_once('/').expect("a database URL ends in /DBNAME");
+    let mut admin = PgConnection::establish(&base).context("--postgres does not answer")?;
+    diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).context("create database")?;
+    let (prefix, _) = base.rsplit_once('/').context("a database URL ends in /DBNAME")?;
     let url = format!("{prefix}/{name}");
+    let (messages, rounds) = (args.messages, args.rounds);
     let outcome = std::panic::catch_unwind(|| run("PostgreSQL", &url, messages, rounds));
     let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut admin);
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }
+    Ok(())
+}
+
+/// Messages per second through the use case, 64 senders at once, with the search index's
+/// triggers and without them (dropped, then put back), three times each, alternately.
+fn persist_runs(dir: &std::path::Path, count: usize) -> Result<()> {
+    const TRIGGERS: &str = "chat_messages_fts_insert";
+    let url = format!("sqlite://{}/persist.db", dir.display());
+    let db = Db::connect(&DatabaseUrl::parse(&url).map_err(|e| anyhow::anyhow!("{e}"))?, 4)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+    conn.batch_execute(
+        "INSERT INTO users (id, username, display_name, password_hash, is_admin, disabled, created_at) \
+         VALUES (1000, 'sender', 'Sender', 'x', false, false, 0); \
+         INSERT INTO chat_rooms (id, name, room_type, created_by_id, created_at, updated_at, last_activity_at) \
+         VALUES (1, 'room', 'group', 1000, 0, 0, 0); \
+         INSERT INTO chat_room_members (room_id, user_id, role, joined_at) VALUES (1, 1000, 'admin', 0);",
+    )?;
+    let trigger: String = {
+        #[derive(diesel::QueryableByName)]
+        struct Sql {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            sql: String,
+        }
+        use diesel::RunQueryDsl;
+        let rows: Vec<Sql> =
+            diesel::sql_query(format!("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = '{TRIGGERS}'"))
+                .load(&mut conn)?;
+        rows.into_iter().next().map(|r| r.sql).context("the index's insert trigger")?
+    };
+    drop(conn);
+    let settings = Settings { rate_limit_per_minute: 0, ..Settings::default() };
+    let chat = Chat::new(Arc::new(settings), db.clone());
+    let sender = Actor {
+        id: UserId(1000),
+        display_name: "Sender".into(),
+        is_admin: false,
+        permissions: vec![Permission::Create],
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let mut rng = Rng(0x1234_5678_9abc_def1);
+    let words = vocabulary();
+    for round in 0..6 {
+        let indexed = round % 2 == 0;
+        let mut conn = db.get().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if indexed {
+            conn.batch_execute(&format!("DROP TRIGGER IF EXISTS {TRIGGERS}; {trigger};"))?;
+        } else {
+            conn.batch_execute(&format!("DROP TRIGGER {TRIGGERS};"))?;
+        }
+        drop(conn);
+        let texts: Vec<String> = (0..count).map(|_| message(&mut rng, &words)).collect();
+        let cpu_before = process_cpu();
+        let started = Instant::now();
+        runtime.block_on(async {
+            for chunk in texts.chunks(64) {
+                let sends = chunk.iter().map(|text| {
+                    send(&chat, sender.clone(), Draft { room_id: RoomId(1), content: text.clone(), reply_to_id: None })
+                });
+                for sent in futures_util::future::join_all(sends).await {
+                    sent.map_err(|e| anyhow::anyhow!("{e}"))?;
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        let took = started.elapsed();
+        let cpu = process_cpu().saturating_sub(cpu_before);
+        println!(
+            "persist on SQLite, {}: {count} messages in {:.2} s: {:.0} messages/s, {:.0} µs CPU per message",
+            if indexed { "with the search index" } else { "without it" },
+            took.as_secs_f64(),
+            count as f64 / took.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / count as f64
+        );
+    }
+    Ok(())
 }

@@ -8,6 +8,7 @@
 pub mod hub;
 pub mod sse;
 pub mod subscriber;
+pub mod tail;
 
 use bytes::Bytes;
 use serde::Serialize;

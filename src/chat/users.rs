@@ -1,6 +1,7 @@
 //! People: finding users to add, and account administration (the admin API and the command
 //! line alike).
 
+use super::cluster::NodeNotice;
 use super::{views, Actor, Chat};
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::{credential_tag, password};
@@ -119,16 +120,18 @@ pub async fn update(
             if changes.disabled == Some(true) {
                 tokens::delete_sessions_of(tx, id, None)?;
                 tokens::delete_api_tokens_of(tx, id, None)?;
-                tx.notify(Notice::StreamsEnd { user_id, keep: None });
+                tx.notify_everywhere(Notice::StreamsEnd { user_id, keep: None })?;
             } else if changes.password_hash.is_some() {
                 tokens::delete_sessions_of(tx, id, keep.as_deref())?;
                 tokens::delete_api_tokens_of(tx, id, keep.as_deref())?;
-                tx.notify(Notice::StreamsEnd { user_id, keep: keep.as_deref().map(credential_tag) });
+                tx.notify_everywhere(Notice::StreamsEnd { user_id, keep: keep.as_deref().map(credential_tag) })?;
             }
             let held = users::permissions(tx, id)?;
             if !row.is_admin && !held.contains(&Permission::Read) {
-                tx.notify(Notice::StreamsEnd { user_id, keep: None });
+                tx.notify_everywhere(Notice::StreamsEnd { user_id, keep: None })?;
             }
+            // Every node looks the account up again, so the change applies there now too.
+            tx.tell_other_nodes(NodeNotice::AccountChanged { user_id })?;
             Ok(views::admin_user(&row, held))
         })
         .await?;
@@ -148,10 +151,18 @@ pub async fn by_username(chat: &Chat, name: &str) -> ApiResult<UserRow> {
 
 /// Gives permissions to an account, each once.
 pub async fn grant(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
-    chat.commit(move |tx| Ok(users::grant(tx, id, &permissions)?)).await
+    chat.commit(move |tx| {
+        users::grant(tx, id, &permissions)?;
+        tx.tell_other_nodes(NodeNotice::AccountChanged { user_id: id.get() })
+    })
+    .await
 }
 
 /// Takes permissions from an account.
 pub async fn revoke(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
-    chat.commit(move |tx| Ok(users::revoke(tx, id, &permissions)?)).await
+    chat.commit(move |tx| {
+        users::revoke(tx, id, &permissions)?;
+        tx.tell_other_nodes(NodeNotice::AccountChanged { user_id: id.get() })
+    })
+    .await
 }

@@ -49,8 +49,11 @@ fn terminate_listeners(database_url: &str) -> usize {
 
 /// Reads `n` new messages off a stream: asserts ids strictly ascending and each once.
 async fn messages(reader: &mut SseReader, n: usize) -> Vec<SseEvent> {
-    let events: Vec<SseEvent> =
-        reader.collect(n, "new_message").await.into_iter().filter(|e| e.event == "new_message").collect();
+    // A bound of its own: the stream's pings would keep `collect` waiting for ever.
+    let all = tokio::time::timeout(Duration::from_secs(60), reader.collect(n, "new_message"))
+        .await
+        .unwrap_or_else(|_| panic!("{n} messages did not arrive within a minute"));
+    let events: Vec<SseEvent> = all.into_iter().filter(|e| e.event == "new_message").collect();
     let ids: Vec<i64> = events.iter().map(|e| e.id.expect("a stored event has an id")).collect();
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids out of order or repeated: {ids:?}");
     events
@@ -211,6 +214,31 @@ async fn logout_revocation_and_removal_on_one_node_apply_on_the_other_within_a_s
     expect_status(r, StatusCode::OK).await;
     ends_within_a_second(&mut carol_stream).await;
     refused_within_a_second("the account ending on B", || with_cookie(&carol_b, "/me")).await;
+
+    // A right taken away on A: B refuses what it allowed (its cache forgets the account).
+    let dave = a.user("dave").await;
+    let room = a.admin.create_room("group", "Rights", &[&dave]).await;
+    let dave_b = on(&dave, &b);
+    dave_b.send(room, "allowed on B").await;
+    let r = a.admin.patch(&format!("/admin/users/{}", dave.id), &json!({"permissions": ["chat.read"]})).await;
+    expect_status(r, StatusCode::OK).await;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let r = dave_b.post("/messages", &json!({"room_id": room, "content": "refused on B"})).await;
+        if r.status() == StatusCode::FORBIDDEN {
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert!(Instant::now() < deadline, "the right was still held on B a second later");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+
+    // A new password set on A ends dave's streams and session on B.
+    let (_, mut dave_stream) = SseReader::open(&dave_b, "", None).await;
+    let r = a.admin.patch(&format!("/admin/users/{}", dave.id), &json!({"password": "a-new-password-9"})).await;
+    expect_status(r, StatusCode::OK).await;
+    ends_within_a_second(&mut dave_stream).await;
+    refused_within_a_second("the old session ending on B", || with_cookie(&dave_b, "/me")).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -296,7 +324,14 @@ async fn a_node_killed_mid_run_loses_no_acknowledged_message_on_the_survivor() {
     // that committed as the node died but were never acknowledged may come too.
     let mut seen: Vec<SseEvent> = Vec::new();
     let wanted: HashSet<&String> = acknowledged.iter().collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
     while !wanted.iter().all(|t| seen.iter().any(|e| &&content_of(e) == t)) {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} acknowledged messages arrived within a minute",
+            seen.len(),
+            wanted.len()
+        );
         match stream.next(Duration::from_secs(10)).await {
             Next::Event(e) if e.event == "new_message" => seen.push(e),
             Next::Event(_) => {}

@@ -121,7 +121,7 @@ impl Metrics {
         }
         if let Some(tail) = tail {
             let stats = &tail.stats;
-            let bus: [(&str, &str, &str, u64); 5] = [
+            let bus: [(&str, &str, &str, u64); 6] = [
                 ("causerie_bus_lag_events", "gauge", "Newest event id seen minus the last published here", stats.lag()),
                 (
                     "causerie_bus_notifications_total",
@@ -134,6 +134,12 @@ impl Metrics {
                     "counter",
                     "Events that only the safety poll found",
                     stats.polled.load(Ordering::Relaxed),
+                ),
+                (
+                    "causerie_bus_reads_total",
+                    "counter",
+                    "Reads of the event log by this node's tail",
+                    stats.reads.load(Ordering::Relaxed),
                 ),
                 (
                     "causerie_bus_reconnects_total",

@@ -67,6 +67,8 @@ pub struct TailStats {
     pub notifications: AtomicU64,
     /// Events published that only the safety poll found.
     pub polled: AtomicU64,
+    /// Reads of the log (rung, polled, catching up).
+    pub reads: AtomicU64,
     /// Times the listener connection was lost and made again.
     pub reconnects: AtomicU64,
     /// The newest event id this node knows of (rung, read or committed here).
@@ -259,7 +261,9 @@ impl Tail {
     async fn read_log(&self, polled: bool) -> anyhow::Result<()> {
         loop {
             let Some(after) = lock(&self.sequence).applied else { return Ok(()) };
-            let rows = self.db.run(move |conn| events::after(conn, after, BATCH).map_err(anyhow::Error::from)).await?;
+            self.stats.reads.fetch_add(1, Ordering::Relaxed);
+            let rows =
+                self.db.run_apart(move |conn| events::after(conn, after, BATCH).map_err(anyhow::Error::from)).await?;
             let full = rows.len() as i64 == BATCH;
             self.apply(&rows, polled);
             if !full {

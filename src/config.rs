@@ -50,6 +50,12 @@ pub struct Settings {
     pub trusted_proxies: String,
     /// Typing notices per user per minute.
     pub typing_per_minute: u32,
+    /// `redis://HOST[:PORT][/DB]` (optional): message limits and login lockouts shared by
+    /// every node; when Redis does not answer, each node counts on its own.
+    pub redis_url: Option<String>,
+    /// What the keys of this deployment start with in Redis (several deployments may share
+    /// one Redis; the nodes of one deployment must agree).
+    pub redis_key_prefix: String,
     pub db_pool_size: u32,
     pub session_days: u32,
     /// How long a session or token is remembered without asking the database (0 = never).
@@ -118,6 +124,8 @@ impl Default for Settings {
             login_attempts_per_address_per_minute: 30,
             trusted_proxies: String::new(),
             typing_per_minute: 60,
+            redis_url: None,
+            redis_key_prefix: "causerie".into(),
             db_pool_size: 8,
             session_days: 30,
             auth_cache_seconds: 10,
@@ -213,6 +221,11 @@ impl Settings {
         if let Some(url) = &self.public_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
                 return fail("public_url", format!("expected http(s)://HOST[:PORT], got {url:?}"));
+            }
+        }
+        if let Some(url) = &self.redis_url {
+            if let Err(why) = redis::Client::open(url.as_str()) {
+                return fail("redis_url", format!("expected redis://HOST[:PORT][/DB]: {why}"));
             }
         }
         if let Err(why) = TrustedProxies::parse(&self.trusted_proxies) {

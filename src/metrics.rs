@@ -10,6 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
 
+use crate::broker::tail::Tail;
 use crate::broker::Hub;
 use crate::store::Db;
 
@@ -61,7 +62,7 @@ impl Metrics {
     }
 
     /// The text exposition: registered metrics plus gauges read now.
-    pub fn render(&self, db: &Db, hub: &Hub) -> String {
+    pub fn render(&self, db: &Db, hub: &Hub, tail: Option<&Tail>) -> String {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         let mut text = String::from_utf8(out).unwrap_or_default();
@@ -117,6 +118,45 @@ impl Metrics {
         ];
         for (name, kind, help, value) in gauges {
             text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+        }
+        if let Some(tail) = tail {
+            let stats = &tail.stats;
+            let bus: [(&str, &str, &str, u64); 6] = [
+                ("causerie_bus_lag_events", "gauge", "Newest event id seen minus the last published here", stats.lag()),
+                (
+                    "causerie_bus_notifications_total",
+                    "counter",
+                    "Event notifications heard from the database",
+                    stats.notifications.load(Ordering::Relaxed),
+                ),
+                (
+                    "causerie_bus_polled_events_total",
+                    "counter",
+                    "Events that only the safety poll found",
+                    stats.polled.load(Ordering::Relaxed),
+                ),
+                (
+                    "causerie_bus_reads_total",
+                    "counter",
+                    "Reads of the event log by this node's tail",
+                    stats.reads.load(Ordering::Relaxed),
+                ),
+                (
+                    "causerie_bus_reconnects_total",
+                    "counter",
+                    "Times the listener connection was made again",
+                    stats.reconnects.load(Ordering::Relaxed),
+                ),
+                (
+                    "causerie_bus_listening",
+                    "gauge",
+                    "1 while the listener connection listens",
+                    u64::from(tail.listening()),
+                ),
+            ];
+            for (name, kind, help, value) in bus {
+                text.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}\n"));
+            }
         }
         text
     }

@@ -44,6 +44,7 @@ impl Application {
         let chat = web::Data::new(chat);
         chat.hub.keep_alive(chat.settings.ping_interval());
         crate::chat::presence::spawn_announcer(chat.get_ref().clone());
+        join_the_cluster(&chat).await?;
         let server = serve(listener, chat.clone())?;
         spawn_housekeeping(chat.clone());
         Ok(Self { port, server, chat })
@@ -175,6 +176,16 @@ fn bootstrap(db: &Db, settings: &Settings) -> anyhow::Result<()> {
     } else {
         tracing::info!(username = "admin", "created the first account");
     }
+    Ok(())
+}
+
+/// On PostgreSQL: publishes in id order from the newest event committed so far, then
+/// follows the events and notices of the other nodes (`broker::tail`).
+async fn join_the_cluster(chat: &web::Data<Chat>) -> anyhow::Result<()> {
+    let Some(tail) = chat.tail.clone() else { return Ok(()) };
+    tail.anchor().await?;
+    let receiver = chat.clone();
+    tail.start(chat.settings.database().target, Arc::new(move |notice: &str| receiver.on_node_notice(notice)));
     Ok(())
 }
 

@@ -42,7 +42,7 @@ pub async fn send_with_files(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let user = user.into_actor();
-    attachments::attempt(&chat, &user)?;
+    attachments::attempt(&chat, &user).await?;
     let settings = chat.settings.clone();
     let declared = req
         .headers()

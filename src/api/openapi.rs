@@ -84,7 +84,7 @@ const OPERATIONS: &[(&str, &str, &str, &str, u16, &str)] = &[
     ("get", "/chat/api/stream", "Server-Sent Events of my rooms (?room_id= for one; resume with Last-Event-ID or ?last_event_id=); the events are listed in the description", "", 200, "text/event-stream"),
     ("get", "/chat/api/openapi.json", "This description", "", 200, "OpenAPI"),
     ("get", "/healthz", "The process is up", "", 200, "{status}"),
-    ("get", "/readyz", "The database answers and is migrated", "", 200, "{status}"),
+    ("get", "/readyz", "The database answers and is migrated (else 503); the body names the database, the cluster bus and Redis", "", 200, "{status}"),
     ("get", "/metrics", "Prometheus metrics: requests and latency by route, open client connections, database pool and calls, open streams, events published and delivered, lag and catch-ups", "", 200, "text/plain"),
 ];
 

@@ -13,11 +13,23 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
+/// 200 while the database answers (and is migrated), 503 otherwise; the body says how the
+/// database, the cluster bus and Redis are.
 pub async fn readyz(chat: web::Data<Chat>) -> HttpResponse {
     let db = chat.db.clone();
-    match web::block(move || db.is_ready()).await {
-        Ok(true) => HttpResponse::Ok().json(json!({"status": "ready"})),
-        _ => HttpResponse::ServiceUnavailable().json(json!({"status": "unavailable"})),
+    let database = matches!(web::block(move || db.is_ready()).await, Ok(true));
+    let mut body = json!({
+        "status": if database { "ready" } else { "unavailable" },
+        "database": if database { "ok" } else { "unavailable" },
+        "bus": crate::chat::cluster::bus_state(&chat),
+    });
+    if let Some(redis) = crate::chat::cluster::redis_state(&chat).await {
+        body["redis"] = json!(redis);
+    }
+    if database {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }
 
@@ -31,7 +43,9 @@ pub async fn metrics(chat: web::Data<Chat>, metrics: web::Data<Metrics>, req: Ht
             return Err(ApiError::Unauthenticated);
         }
     }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&chat.db, &chat.hub)))
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render(
+        &chat.db,
+        &chat.hub,
+        chat.tail.as_deref(),
+    )))
 }

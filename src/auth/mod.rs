@@ -8,6 +8,7 @@ pub mod limits;
 pub mod password;
 pub mod proxies;
 pub mod secret;
+pub mod shared;
 
 use cache::AuthCache;
 

@@ -9,6 +9,7 @@ pub mod hub;
 pub mod presence;
 pub mod sse;
 pub mod subscriber;
+pub mod tail;
 
 use bytes::Bytes;
 use serde::Serialize;

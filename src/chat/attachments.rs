@@ -21,8 +21,8 @@ const LIST_LIMIT: i64 = 50;
 
 /// Counts an attempt to send files against the sender's message limit, before its body is
 /// read.
-pub fn attempt(chat: &Chat, user: &Actor) -> ApiResult<()> {
-    chat.limits.message(user.id)
+pub async fn attempt(chat: &Chat, user: &Actor) -> ApiResult<()> {
+    chat.message_allowed(user.id).await
 }
 
 /// Checks that the caller may post in the room before any work is spent on their files.

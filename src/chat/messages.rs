@@ -78,7 +78,7 @@ pub struct Draft {
 pub async fn send(chat: &Chat, user: Actor, draft: Draft) -> ApiResult<Message> {
     let Draft { room_id, content, reply_to_id } = draft;
     let content = MessageContent::parse(&content);
-    chat.limits.message(user.id)?;
+    chat.message_allowed(user.id).await?;
     chat.commit(move |tx| {
         check_send(tx, &user, room_id, reply_to_id)?;
         let content = content?;

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod attachments;
+pub mod cluster;
 pub mod members;
 pub mod messages;
 pub mod pins;
@@ -29,13 +30,15 @@ use crate::auth::cache::AuthCache;
 use crate::auth::limits::Limits;
 use crate::auth::password::Verifier;
 use crate::auth::proxies::TrustedProxies;
+use crate::auth::shared::SharedLimits;
+use crate::broker::tail::Tail;
 use crate::broker::{Event, Hub, Notice, Outbox, Presence, StreamLimits};
 use crate::config::Settings;
 use crate::domain::views::Member;
 use crate::domain::{PassingEvent, RoomEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::store::models::NewEvent;
-use crate::store::{events, Db, DbConn};
+use crate::store::{events, Backend, Db, DbConn};
 use crate::uploads::ImageBudget;
 
 /// What the use cases work with: the settings, the database, the hub that fans events out,
@@ -58,10 +61,23 @@ pub struct Chat {
     pub verifier: Arc<Verifier>,
     /// Reverse proxies whose `X-Forwarded-For` names the client.
     pub trusted_proxies: TrustedProxies,
+    /// On PostgreSQL, what brings the other nodes' events in order (see `broker::tail`);
+    /// none on SQLite, which serves one node.
+    pub tail: Option<Arc<Tail>>,
+    /// This process among the nodes sharing the database, for the notices it sends.
+    pub node: u64,
+    /// Limits shared with the other nodes through Redis, when configured.
+    pub shared: Option<Arc<SharedLimits>>,
 }
 
 impl Chat {
     pub fn new(settings: Arc<Settings>, db: Db) -> Self {
+        let hub = Hub::with_presence(
+            settings.channel_capacity,
+            StreamLimits::of(&settings),
+            Presence::new(settings.presence_grace()),
+        );
+        let tail = (db.backend() == Backend::Postgres).then(|| Tail::new(hub.clone(), db.clone()));
         Self {
             limits: Arc::new(Limits::new(
                 settings.rate_limit_per_minute,
@@ -71,11 +87,21 @@ impl Chat {
             )),
             actions: Arc::new(ActionBudget::new(settings.actions_per_minute)),
             searches: Arc::new(ActionBudget::new(settings.search_per_minute)),
-            hub: Hub::with_presence(
-                settings.channel_capacity,
-                StreamLimits::of(&settings),
-                Presence::new(settings.presence_grace()),
-            ),
+            hub,
+            tail,
+            node: rand::random(),
+            shared: settings.redis_url.as_deref().and_then(|url| {
+                SharedLimits::new(
+                    url,
+                    &settings.redis_key_prefix,
+                    settings.rate_limit_per_minute,
+                    settings.login_attempts_per_minute,
+                    settings.login_attempts_per_address_per_minute,
+                )
+                .map_err(|error| tracing::warn!(%error, "redis_url is not usable; limits stay local"))
+                .ok()
+                .map(Arc::new)
+            }),
             images: Arc::new(ImageBudget::new(settings.image_memory_mib)),
             verifier: Arc::new(Verifier::per_core()),
             trusted_proxies: settings.trusted_proxy_list(),
@@ -112,19 +138,22 @@ impl Chat {
         A: FnOnce(&mut T) + Send + 'static,
         T: Send + 'static,
     {
-        let hub = self.hub.clone();
+        let (hub, tail, node) = (self.hub.clone(), self.tail.clone(), self.node);
         let presence = self.hub.presence.clone();
         let (value, _) = self
             .db
             .write(
                 move |conn| {
-                    let mut tx = Tx { conn, outbox: Outbox::default(), presence };
+                    let mut tx = Tx { conn, outbox: Outbox::default(), presence, node };
                     let value = f(&mut tx)?;
                     Ok::<_, ApiError>((value, tx.outbox))
                 },
                 move |(value, outbox): &mut (T, Outbox)| {
                     after_commit(value);
-                    hub.publish(outbox.take());
+                    match &tail {
+                        Some(tail) => tail.committed(outbox.take()),
+                        None => hub.publish(outbox.take()),
+                    }
                 },
             )
             .await?;
@@ -144,10 +173,16 @@ impl Chat {
         member
     }
 
-    /// Sends a notice that is never stored to the room's open streams.
+    /// Sends an event that is never stored to the room's open streams, on every node.
     pub fn pass_on(&self, event: PassingEvent) {
         let PassingEvent::Typing(data) = &event;
-        self.hub.publish_ephemeral(Event::ephemeral(event.room_id().get(), event.kind().as_str(), data));
+        let (room_id, kind) = (event.room_id().get(), event.kind().as_str());
+        self.hub.publish_ephemeral(Event::ephemeral(room_id, kind, data));
+        if self.tail.is_some() {
+            if let Ok(data) = serde_json::to_value(data) {
+                self.tell_all_nodes(cluster::NodeNotice::Passing { room_id, kind: kind.to_owned(), data });
+            }
+        }
     }
 }
 
@@ -157,6 +192,8 @@ pub struct Tx<'a> {
     conn: &'a mut DbConn,
     outbox: Outbox,
     presence: Arc<Presence>,
+    /// The node committing (see `cluster`).
+    node: u64,
 }
 
 impl Tx<'_> {

@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use super::cluster::{self, NodeNotice};
 use super::{views, Chat};
 use crate::auth::{credential_tag, secret, Credential, CurrentUser, TOKEN_PREFIX};
 use crate::broker::Notice;
@@ -25,11 +26,11 @@ pub struct Session {
 pub async fn login(chat: &Chat, client: IpAddr, username: &str, given: String) -> ApiResult<Session> {
     let username = username.trim().to_lowercase();
     if Username::parse(&username).is_err() {
-        chat.limits.address_allowed(client)?;
-        chat.limits.login_failed_from(client);
+        chat.login_allowed(client, None).await?;
+        chat.login_failed(client, None).await;
         return Err(ApiError::UnauthenticatedBecause(BAD_LOGIN));
     }
-    chat.limits.login_allowed(client, &username)?;
+    chat.login_allowed(client, Some(&username)).await?;
     let name = username.clone();
     let user = chat.read(move |conn| Ok(users::by_username(conn, &name)?)).await?;
     // The password is checked once the database connection is back in the pool.
@@ -38,7 +39,7 @@ pub async fn login(chat: &Chat, client: IpAddr, username: &str, given: String) -
     let user = match user {
         Some(user) if verified && !user.disabled => user,
         _ => {
-            chat.limits.login_failed(client, &username);
+            chat.login_failed(client, Some(&username)).await;
             return Err(ApiError::UnauthenticatedBecause(BAD_LOGIN));
         }
     };
@@ -61,7 +62,12 @@ pub async fn logout(chat: &Chat, user_id: UserId, credential: Credential) -> Api
     if let Credential::Session(hash) = credential {
         chat.auth_cache.forget(&hash);
         let tag = credential_tag(&hash);
-        chat.read(move |conn| Ok(tokens::delete_session(conn, &hash)?)).await?;
+        let (node, ends) = (chat.node, NodeNotice::CredentialEnds { user_id: user_id.get(), credential: tag });
+        chat.read(move |conn| {
+            tokens::delete_session(conn, &hash)?;
+            cluster::ring(conn, node, ends)
+        })
+        .await?;
         chat.hub.publish(vec![Notice::CredentialEnds { user_id: user_id.get(), credential: tag }]);
     }
     Ok(())
@@ -96,7 +102,17 @@ pub async fn create_token(chat: &Chat, user_id: UserId, name: Option<String>) ->
 /// Revokes one of the caller's API tokens.
 pub async fn revoke_token(chat: &Chat, user_id: UserId, id: i64) -> ApiResult<()> {
     chat.actions.spend(user_id)?;
-    let revoked = chat.read(move |conn| Ok(tokens::revoke_api_token(conn, user_id, id)?)).await?;
+    let node = chat.node;
+    let revoked = chat
+        .read(move |conn| {
+            let hash = tokens::revoke_api_token(conn, user_id, id)?;
+            if let Some(hash) = &hash {
+                let ends = NodeNotice::CredentialEnds { user_id: user_id.get(), credential: credential_tag(hash) };
+                cluster::ring(conn, node, ends)?;
+            }
+            Ok(hash)
+        })
+        .await?;
     let hash = revoked.ok_or_else(|| ApiError::not_found("token"))?;
     chat.auth_cache.forget(&hash);
     chat.hub.publish(vec![Notice::CredentialEnds { user_id: user_id.get(), credential: credential_tag(&hash) }]);

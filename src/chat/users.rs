@@ -1,7 +1,8 @@
 //! People: finding users to add, and account administration (the admin API and the command
 //! line alike).
 
-use super::{views, Actor, Chat};
+use super::cluster::NodeNotice;
+use super::{views, Actor, Chat, Tx};
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::{credential_tag, password};
 use crate::broker::{Event, Notice};
@@ -126,21 +127,22 @@ pub async fn update(
             if changes.disabled == Some(true) {
                 tokens::delete_sessions_of(tx, id, None)?;
                 tokens::delete_api_tokens_of(tx, id, None)?;
-                tx.notify(Notice::StreamsEnd { user_id, keep: None });
+                tx.notify_everywhere(Notice::StreamsEnd { user_id, keep: None })?;
             } else if changes.password_hash.is_some() {
                 tokens::delete_sessions_of(tx, id, keep.as_deref())?;
                 tokens::delete_api_tokens_of(tx, id, keep.as_deref())?;
-                tx.notify(Notice::StreamsEnd { user_id, keep: keep.as_deref().map(credential_tag) });
+                tx.notify_everywhere(Notice::StreamsEnd { user_id, keep: keep.as_deref().map(credential_tag) })?;
             }
             let held = users::permissions(tx, id)?;
             if !row.is_admin && !held.contains(&Permission::Read) {
-                tx.notify(Notice::StreamsEnd { user_id, keep: None });
+                tx.notify_everywhere(Notice::StreamsEnd { user_id, keep: None })?;
+                tx.tell_other_nodes(NodeNotice::AccountChanged { user_id, me: None })?;
             } else if !row.disabled
                 && (permissions.is_some() || changes.is_admin.is_some() || changes.display_name.is_some())
             {
-                // The user's open pages show and hide their controls at once.
-                let me = views::me(row.id, &row.username, &row.display_name, row.is_admin, &held);
-                tx.notify(Notice::ToUser { user_id, event: Event::ephemeral(0, EventKind::MeUpdated.as_str(), &me) });
+                announce_account(tx, &row, &held)?;
+            } else {
+                tx.tell_other_nodes(NodeNotice::AccountChanged { user_id, me: None })?;
             }
             Ok(views::admin_user(&row, held))
         })
@@ -161,10 +163,39 @@ pub async fn by_username(chat: &Chat, name: &str) -> ApiResult<UserRow> {
 
 /// Gives permissions to an account, each once.
 pub async fn grant(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
-    chat.commit(move |tx| Ok(users::grant(tx, id, &permissions)?)).await
+    chat.commit(move |tx| {
+        users::grant(tx, id, &permissions)?;
+        announce_changed(tx, id)
+    })
+    .await
 }
 
 /// Takes permissions from an account.
 pub async fn revoke(chat: &Chat, id: UserId, permissions: Vec<Permission>) -> ApiResult<()> {
-    chat.commit(move |tx| Ok(users::revoke(tx, id, &permissions)?)).await
+    chat.commit(move |tx| {
+        users::revoke(tx, id, &permissions)?;
+        announce_changed(tx, id)
+    })
+    .await
+}
+
+/// Tells the user's open pages what their account now is (`me_updated`), here and on every
+/// other node, where their sign-ins are looked up again too. Every node acts at commit.
+fn announce_account(tx: &mut Tx<'_>, row: &UserRow, held: &[Permission]) -> ApiResult<()> {
+    let user_id = row.id.get();
+    let me = views::me(row.id, &row.username, &row.display_name, row.is_admin, held);
+    let remote = serde_json::to_value(&me).map_err(ApiError::internal)?;
+    tx.notify(Notice::ToUser { user_id, event: Event::ephemeral(0, EventKind::MeUpdated.as_str(), &me) });
+    tx.tell_other_nodes(NodeNotice::AccountChanged { user_id, me: Some(remote) })
+}
+
+/// After a change made from the command line: the serving nodes (on PostgreSQL) tell the
+/// user's open pages.
+fn announce_changed(tx: &mut Tx<'_>, id: UserId) -> ApiResult<()> {
+    let row = users::by_id(tx, id)?.ok_or_else(|| ApiError::not_found("user"))?;
+    let held = users::permissions(tx, id)?;
+    if row.disabled {
+        return tx.tell_other_nodes(NodeNotice::AccountChanged { user_id: id.get(), me: None });
+    }
+    announce_account(tx, &row, &held)
 }

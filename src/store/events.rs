@@ -31,9 +31,45 @@ pub fn insert(conn: &mut DbConn, event: &NewEvent<'_>) -> QueryResult<i64> {
                 .returning(chat_event_counter::last_id)
                 .get_result(c)?;
             diesel::insert_into(chat_events::table).values((chat_events::id.eq(id), row)).execute(c)?;
+            // The other nodes' doorbell, rung at commit (and dropped with a rolled-back
+            // savepoint): the id only, never the event.
+            diesel::sql_query("SELECT pg_notify($1, $2)")
+                .bind::<diesel::sql_types::Text, _>(EVENTS_CHANNEL)
+                .bind::<diesel::sql_types::Text, _>(id.to_string())
+                .execute(c)?;
             Ok(id)
         }
     }
+}
+
+/// The channel on which PostgreSQL tells every node that events were committed.
+pub const EVENTS_CHANNEL: &str = "causerie_events";
+/// The channel of notices that are never stored (typing, revocations).
+pub const NOTICES_CHANNEL: &str = "causerie_notices";
+
+/// `pg_notify(channel, payload)`: delivered to every listening node when the surrounding
+/// transaction commits (at once outside one). Nothing on SQLite, which serves one node.
+pub fn ring(conn: &mut DbConn, channel: &str, payload: &str) -> QueryResult<()> {
+    use diesel::sql_types::Text;
+    if let DbConn::Pg(c) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)").bind::<Text, _>(channel).bind::<Text, _>(payload).execute(c)?;
+    }
+    Ok(())
+}
+
+/// The log after `after_id`, every room, oldest first: what a node's tail publishes.
+pub fn after(conn: &mut DbConn, after_id: i64, limit: i64) -> QueryResult<Vec<EventRow>> {
+    chat_events::table
+        .filter(chat_events::id.gt(after_id))
+        .order(chat_events::id.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)
+}
+
+/// The newest event id handed out (the counter row on PostgreSQL).
+pub fn last_id(conn: &mut DbConn) -> QueryResult<i64> {
+    Ok(bounds(conn)?.1)
 }
 
 /// The stored events that show any of these messages, oldest first: `(id, kind, payload,

@@ -107,6 +107,31 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp { address, admin, state, dir, database_url, _database: database }
 }
 
+/// Another node serving the same database and uploads as `app` (several nodes on
+/// PostgreSQL); its admin logged in on it. The database goes with `app`.
+pub async fn spawn_node_beside(app: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        bind: "127.0.0.1:0".into(),
+        database_url: app.database_url.clone(),
+        uploads_dir: app.dir.path().join("uploads"),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        login_attempts_per_minute: 1000,
+        rate_limit_per_minute: 0,
+        db_pool_size: 4,
+        workers: 2,
+        stream_threads: 2,
+        ..Settings::default()
+    };
+    adjust(&mut settings);
+    let node = Application::build(settings).await.expect("the second node starts");
+    let address = format!("http://127.0.0.1:{}", node.port());
+    let state = node.state();
+    tokio::spawn(node.into_server());
+    let admin = login(&address, "admin", ADMIN_PASSWORD).await;
+    TestApp { address, admin, state, dir, database_url: app.database_url.clone(), _database: None }
+}
+
 pub fn client() -> Client {
     Client::builder().cookie_store(true).timeout(Duration::from_secs(30)).build().unwrap()
 }

@@ -10,6 +10,7 @@ mod bad_inputs;
 mod bounds;
 mod budget;
 mod catch_up;
+mod cluster;
 mod hardening;
 mod members;
 mod mentions;

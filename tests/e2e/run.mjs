@@ -1216,6 +1216,8 @@ describe('formatting, mentions and notifications', { timeout: 8 * 60_000 }, () =
 
   it('completes a mention from the keyboard', { timeout: STEP_MS }, async () => {
     await ready(alice, 'Project');
+    // Suggestions come from the open room's members.
+    await eventually(async () => (await alice.locator(sel('member-item')).count()) === 2, { message: 'members loaded' });
     const input = alice.locator(sel('composer-input'));
     await input.fill('');
     await input.type('Thanks @b');

@@ -937,6 +937,8 @@ describe('message search', { timeout: 6 * 60_000 }, () => {
     page = await newPage('search');
     who.set(page, 'alice');
     await signIn(page, 'alice');
+    // Signed in before the first step looks (a page still signing in would be signed in twice).
+    await page.locator(sel('me-name')).waitFor();
   }, { timeout: 180_000 });
 
   after(async () => {
@@ -1569,11 +1571,14 @@ describe('web client: newcomers, people management, polish and accessibility', {
     assert.match((await focused()).text, /third of three/);
     await alice.keyboard.press('ArrowUp');
     assert.match((await focused()).text, /second of three/);
-    // Delete "second" from the keyboard: its actions, Delete, confirm.
-    await alice.keyboard.press('Tab');
-    await alice.keyboard.press('Tab');
-    await alice.keyboard.press('Tab');
-    assert.equal((await focused()).testid, 'action-delete');
+    // Delete "second" from the keyboard: Tab through its actions (Reply, Add reaction, Pin,
+    // Edit, Delete) to Delete, then confirm.
+    const seen = [];
+    for (let i = 0; i < 8 && (await focused()).testid !== 'action-delete'; i += 1) {
+      await alice.keyboard.press('Tab');
+      seen.push((await focused()).testid);
+    }
+    assert.equal((await focused()).testid, 'action-delete', `tabbed through ${seen.join(', ')}`);
     await alice.keyboard.press('Enter');
     await alice.getByRole('dialog', { name: 'Delete message' }).getByRole('button', { name: 'Delete' }).click();
     await eventually(async () => (await focused()).testid === 'message', { message: 'focus on a message after the delete, not on <body>' });

@@ -145,7 +145,7 @@ pub async fn run(args: &FanoutArgs) -> Result<Report> {
 
     let publish_start = CpuMark::now(&pids)?;
     let (lanes, publish_ms) = publish(args, &plan, &shared).await;
-    let expected = expected_deliveries(&shared);
+    let expected = shared.expected_deliveries();
     drain(&shared, expected, Duration::from_secs_f64(args.drain_timeout)).await;
     let publish_end = CpuMark::now(&pids)?;
     if let Some(progress) = progress {
@@ -305,14 +305,6 @@ async fn publish(args: &FanoutArgs, plan: &Arc<Plan>, shared: &Arc<Shared>) -> (
         }));
     }
     (outcomes, publish_ms.summary())
-}
-
-/// Each published message is expected once by every connected subscriber of its room.
-pub(crate) fn expected_deliveries(shared: &Shared) -> u64 {
-    (0..shared.slots.len())
-        .filter(|seq| shared.slots.published[*seq].load(Relaxed))
-        .map(|seq| shared.connected[seq % shared.rooms].load(Relaxed))
-        .sum()
 }
 
 async fn drain(shared: &Shared, expected: u64, timeout: Duration) {

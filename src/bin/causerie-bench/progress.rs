@@ -57,7 +57,7 @@ impl Progress {
 fn line(shared: &Shared, subscribers: usize, received: u64, rate: f64) -> String {
     let connected: u64 = shared.connected.iter().map(|c| c.load(Relaxed)).sum();
     let published = shared.slots.published.iter().filter(|p| p.load(Relaxed)).count();
-    let missing = crate::fanout::expected_deliveries(shared).saturating_sub(received);
+    let missing = shared.expected_deliveries().saturating_sub(received);
     format!(
         "subscribers {connected}/{subscribers} connected · published {published}/{} · {rate:.0} deliveries/s · \
          missing so far {missing}",

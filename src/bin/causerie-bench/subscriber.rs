@@ -30,6 +30,16 @@ pub struct Shared {
     pub connected: Vec<AtomicU64>,
 }
 
+impl Shared {
+    /// Each published message is expected once by every connected subscriber of its room.
+    pub fn expected_deliveries(&self) -> u64 {
+        (0..self.slots.len())
+            .filter(|seq| self.slots.published[*seq].load(Relaxed))
+            .map(|seq| self.connected[seq % self.rooms].load(Relaxed))
+            .sum()
+    }
+}
+
 /// What one subscriber saw.
 #[derive(Default)]
 pub struct Outcome {

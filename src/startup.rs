@@ -186,6 +186,7 @@ async fn join_the_cluster(chat: &web::Data<Chat>) -> anyhow::Result<()> {
     tail.anchor().await?;
     let receiver = chat.clone();
     tail.start(chat.settings.database().target, Arc::new(move |notice: &str| receiver.on_node_notice(notice)));
+    crate::chat::presence::spawn_cluster_presence(chat.get_ref().clone());
     Ok(())
 }
 

@@ -32,6 +32,9 @@ pub enum NodeNotice {
     /// The streams opened with one credential end; the user's sign-ins are looked up again
     /// (a logout, a revoked token).
     CredentialEnds { user_id: i64, credential: u64 },
+    /// Users who came online on the sending node (or still are: its periodic reminder),
+    /// or went offline there.
+    Presence { online: bool, users: Vec<i64> },
     /// The account changed (permissions, name): its sign-ins are looked up again, and its
     /// open streams hear `me_updated` with `me` (the `User` of `GET /me`) when it is given.
     AccountChanged {
@@ -94,6 +97,7 @@ impl Chat {
         if envelope.node == self.node {
             return;
         }
+        let node = envelope.node;
         match envelope.notice {
             NodeNotice::Passing { room_id, kind, data } => {
                 // Only kinds that are never stored: a stored one comes through the log.
@@ -111,6 +115,11 @@ impl Chat {
             NodeNotice::CredentialEnds { user_id, credential } => {
                 self.auth_cache.forget_user(UserId(user_id));
                 self.hub.publish(vec![Notice::CredentialEnds { user_id, credential }]);
+            }
+            NodeNotice::Presence { online, users } => {
+                for user_id in users {
+                    self.hub.presence.remote(node, user_id, online);
+                }
             }
             NodeNotice::AccountChanged { user_id, me } => {
                 self.auth_cache.forget_user(UserId(user_id));

@@ -2,8 +2,9 @@
 //! room with them hear it, each stream once however many rooms they share.
 
 use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use super::cluster::NodeNotice;
 use super::Chat;
 use crate::broker::Event;
 use crate::domain::views::PresenceChanged;
@@ -13,6 +14,45 @@ use crate::store::rooms;
 /// Changes are gathered this long before their audience is read: a connect storm costs one
 /// audience query per batch rather than one per stream.
 const BATCH_WINDOW: Duration = Duration::from_millis(100);
+
+/// How often a node reminds the others who is online on it, and how long they believe it
+/// without a reminder (a node that stopped without a word stops counting then).
+const REMINDER_EVERY: Duration = Duration::from_secs(10);
+const BELIEVED_FOR: Duration = Duration::from_secs(35);
+/// Users per notice: a notice stays far below PostgreSQL's 8,000-byte payload limit.
+const USERS_PER_NOTICE: usize = 250;
+
+/// With several nodes: tells the others who came online or went offline here, reminds them
+/// every `REMINDER_EVERY` who is online here, and forgets what a silent node said.
+pub fn spawn_cluster_presence(chat: Chat) {
+    chat.hub.presence.join_cluster();
+    let teller = chat.clone();
+    tokio::spawn(async move {
+        loop {
+            // The latest state of each user wins: offline then online again is online.
+            let latest: HashMap<i64, bool> = teller.hub.presence.told().await.into_iter().collect();
+            for online in [true, false] {
+                tell(&teller, online, latest.iter().filter(|(_, o)| **o == online).map(|(u, _)| *u).collect());
+            }
+        }
+    });
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(REMINDER_EVERY);
+        loop {
+            tick.tick().await;
+            tell(&chat, true, chat.hub.presence.local_users());
+            if let Some(before) = Instant::now().checked_sub(BELIEVED_FOR) {
+                chat.hub.presence.forget_silent(before);
+            }
+        }
+    });
+}
+
+fn tell(chat: &Chat, online: bool, users: Vec<i64>) {
+    for chunk in users.chunks(USERS_PER_NOTICE) {
+        chat.tell_all_nodes(NodeNotice::Presence { online, users: chunk.to_vec() });
+    }
+}
 
 /// Announces presence changes for as long as the server runs.
 pub fn spawn_announcer(chat: Chat) {

@@ -267,6 +267,55 @@ async fn typing_crosses_nodes() {
     }
 }
 
+/// The next `presence` event about `user` on `reader`, within `wait`.
+async fn presence_of(reader: &mut SseReader, user: i64, wait: Duration) -> bool {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match reader.next(left.max(Duration::from_millis(1))).await {
+            Next::Event(e) if e.event == "presence" && e.data["user_id"].as_i64() == Some(user) => {
+                assert_eq!(e.id, None, "presence is never stored");
+                return e.data["online"].as_bool().unwrap();
+            }
+            Next::Event(_) => continue,
+            other => panic!("no presence of user {user} within {wait:?}: {other:?}"),
+        }
+    }
+}
+
+async fn online_on(user: &TestUser, room: i64, whom: i64) -> bool {
+    let details = user.get_json(&format!("/rooms/{room}")).await;
+    let members = details["members"].as_array().unwrap();
+    let member = members.iter().find(|m| m["user_id"].as_i64() == Some(whom)).unwrap();
+    member["online"].as_bool().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn presence_crosses_nodes() {
+    if postgres_or_skip("presence_crosses_nodes").is_none() {
+        return;
+    }
+    let a = spawn_app_with(|s| s.presence_grace_ms = 300).await;
+    let b = spawn_node_beside(&a, |s| s.presence_grace_ms = 300).await;
+    let alice = a.user("alice").await;
+    let bob = a.user("bob").await;
+    let room = a.admin.create_room("group", "Here", &[&alice, &bob]).await;
+    let bob_b = on(&bob, &b);
+    let mut bob_stream = SseReader::open(&bob_b, "", None).await.1;
+    assert!(!online_on(&bob_b, room, alice.id).await);
+
+    // Alice opens a stream on A: B's member list and Bob's stream on B see her online (at
+    // once when the bus is up, else by A's next reminder).
+    let alice_stream = SseReader::open(&alice, "", None).await.1;
+    assert!(presence_of(&mut bob_stream, alice.id, Duration::from_secs(15)).await, "online on B");
+    assert!(online_on(&bob_b, room, alice.id).await);
+
+    // Her last stream closes: offline on B after the grace period, not before.
+    drop(alice_stream);
+    assert!(!presence_of(&mut bob_stream, alice.id, Duration::from_secs(10)).await, "offline on B");
+    assert!(!online_on(&bob_b, room, alice.id).await);
+}
+
 /// A message as the stream shows it: its content.
 fn content_of(event: &SseEvent) -> String {
     event.data["content"].as_str().unwrap_or_default().to_owned()

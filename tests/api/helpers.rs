@@ -82,13 +82,13 @@ pub fn test_database(dir: &Path) -> (String, Option<PgDatabase>) {
     }
 }
 
-pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let (database_url, database) = test_database(dir.path());
-    let mut settings = Settings {
+/// A test node's settings: any free port, the admin's password, limits that tests do not
+/// trip by accident, and uploads under `dir`.
+fn test_settings(database_url: &str, dir: &Path) -> Settings {
+    Settings {
         bind: "127.0.0.1:0".into(),
-        database_url: database_url.clone(),
-        uploads_dir: dir.path().join("uploads"),
+        database_url: database_url.to_owned(),
+        uploads_dir: dir.join("uploads"),
         admin_password: Some(ADMIN_PASSWORD.into()),
         login_attempts_per_minute: 1000,
         rate_limit_per_minute: 0,
@@ -97,7 +97,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         // More than the default on two cores: streams move between threads.
         stream_threads: 2,
         ..Settings::default()
-    };
+    }
+}
+
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let (database_url, database) = test_database(dir.path());
+    let mut settings = test_settings(&database_url, dir.path());
     adjust(&mut settings);
     let app = Application::build(settings).await.expect("the application starts");
     let address = format!("http://127.0.0.1:{}", app.port());
@@ -111,18 +117,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
 /// PostgreSQL); its admin logged in on it. The database goes with `app`.
 pub async fn spawn_node_beside(app: &TestApp, adjust: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings {
-        bind: "127.0.0.1:0".into(),
-        database_url: app.database_url.clone(),
-        uploads_dir: app.dir.path().join("uploads"),
-        admin_password: Some(ADMIN_PASSWORD.into()),
-        login_attempts_per_minute: 1000,
-        rate_limit_per_minute: 0,
-        db_pool_size: 4,
-        workers: 2,
-        stream_threads: 2,
-        ..Settings::default()
-    };
+    let mut settings = test_settings(&app.database_url, app.dir.path());
     adjust(&mut settings);
     let node = Application::build(settings).await.expect("the second node starts");
     let address = format!("http://127.0.0.1:{}", node.port());

@@ -1000,10 +1000,13 @@ describe('reactions, pins and presence', { timeout: 8 * 60_000 }, () => {
   const dotOf = (page, userId) => page.locator(`${sel('member-item')}[data-user-id="${userId}"] ${sel('presence-dot')}`);
 
   before(async () => {
-    // A short grace period, so that the dot turns off within the test.
+    // A short grace period, and pings often: the server learns that a closed page's stream
+    // is gone when a write to it fails, and the first write after the close may still pass.
     process.env.CAUSERIE_PRESENCE_GRACE_MS = '1000';
+    process.env.CAUSERIE_SSE_PING_SECONDS = '2';
     await startServer();
     delete process.env.CAUSERIE_PRESENCE_GRACE_MS;
+    delete process.env.CAUSERIE_SSE_PING_SECONDS;
     api.admin = await apiLogin('admin', ADMIN_PASSWORD);
     const mkUser = (username, display_name, permissions) => expectStatus(call('POST', '/chat/api/admin/users', {
       cookie: api.admin,

@@ -25,7 +25,9 @@ export function initMentionPicker(textarea, getMembers) {
   input.setAttribute('aria-autocomplete', 'list');
   input.setAttribute('aria-controls', 'mention-list');
   input.addEventListener('input', update);
-  input.addEventListener('blur', () => setTimeout(close, 150));
+  // Closed a moment after the box loses focus (a click on an option comes first), unless
+  // the focus came back meanwhile.
+  input.addEventListener('blur', () => setTimeout(() => { if (document.activeElement !== input) close(); }, 150));
   input.addEventListener('click', update);
 }
 

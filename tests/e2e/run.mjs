@@ -758,9 +758,13 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
     await ready(bob, 'Project');
     // An id the server never gave out (as after a database restore): it answers `reset`.
     const key = (id) => `causerie.lastEventId.${id}`;
-    await bob.evaluate(([k]) => localStorage.setItem(k, '999999999'), [key(ids.bob.id)]);
     const asked = bob.waitForRequest((r) => r.url().includes('last_event_id=999999999'));
-    await bob.reload();
+    // Stored and reloaded in one go: an event arriving in between (a read mark) would store
+    // its own id over it.
+    await bob.evaluate(([k]) => {
+      localStorage.setItem(k, '999999999');
+      setTimeout(() => window.location.reload(), 0);
+    }, [key(ids.bob.id)]);
     await asked;
     await eventually(async () => {
       const stored = await bob.evaluate(([k]) => localStorage.getItem(k), [key(ids.bob.id)]);

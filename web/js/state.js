@@ -55,10 +55,7 @@ export function mergeRoom(room) {
     if (room[key] === undefined && old) merged[key] = old[key];
   }
   if (old && old.last_message && room.last_message && room.last_message.id < old.last_message.id) {
-    // An answer older than what the stream has brought since: its counts are older too.
     merged.last_message = old.last_message;
-    if (old.unread_count !== undefined) merged.unread_count = old.unread_count;
-    if (old.mention_count !== undefined) merged.mention_count = old.mention_count;
   }
   state.rooms.set(room.id, merged);
   roomsChanged();

@@ -1,6 +1,6 @@
 //! Prometheus metrics: requests by route and status, latency, DB pool, streams and events.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +9,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::web;
 use prometheus::{Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder};
+use tracing::Instrument;
 
 use crate::broker::tail::Tail;
 use crate::broker::Hub;
@@ -56,8 +57,8 @@ impl Metrics {
         OpenConnection(self.connections.clone())
     }
 
-    pub fn observe(&self, route: &str, method: &str, status: u16, seconds: f64) {
-        self.requests.with_label_values(&[route, method, &status.to_string()]).inc();
+    pub fn observe(&self, route: &str, method: &str, status: &str, seconds: f64) {
+        self.requests.with_label_values(&[route, method, status]).inc();
         self.latency.with_label_values(&[route]).observe(seconds);
     }
 
@@ -186,8 +187,12 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
-/// Middleware: counts every request by its route pattern (never the raw path, which would
-/// make one series per id; a path no route matches is `unmatched`) and its method.
+/// Middleware: puts each request in a span (so that what it logs says which request it was)
+/// and counts it by its route pattern (never the raw path, which would make one series per
+/// id; a path no route matches is `unmatched`) and its method.
+///
+/// One middleware for both, and a span with only the fields a log line needs: the route is
+/// found once, and nothing is formatted for a span the log level leaves out.
 pub async fn track(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -195,13 +200,26 @@ pub async fn track(
     let started = Instant::now();
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let method = method_label(req.method());
-    let response = next.call(req).await?;
+    let route = req.match_pattern();
+    let span = tracing::info_span!(
+        "HTTP request",
+        http.method = method,
+        http.route = route.as_deref().unwrap_or("unmatched"),
+        http.target = req.uri().path_and_query().map_or("", |p| p.as_str()),
+        request_id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed),
+        user_id = tracing::field::Empty,
+    );
+    let call = span.in_scope(|| next.call(req));
+    let response = call.instrument(span).await?;
     if let Some(metrics) = metrics {
-        let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".into());
-        metrics.observe(&route, method, response.status().as_u16(), started.elapsed().as_secs_f64());
+        let route = route.as_deref().unwrap_or("unmatched");
+        metrics.observe(route, method, response.status().as_str(), started.elapsed().as_secs_f64());
     }
     Ok(response)
 }
+
+/// Numbers the requests of this process, for telling apart the log lines of concurrent ones.
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
 
 #[cfg(test)]
 mod tests {

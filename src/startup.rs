@@ -9,7 +9,6 @@ use actix_web::http::header;
 use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Compress, DefaultHeaders, ErrorHandlers};
 use actix_web::{web, App};
-use tracing_actix_web::TracingLogger;
 
 use crate::auth::accounts::{self, NewAccount};
 use crate::auth::secret;
@@ -134,9 +133,9 @@ fn serve(listener: TcpListener, chat: web::Data<Chat>) -> anyhow::Result<Server>
                     .handler(StatusCode::METHOD_NOT_ALLOWED, crate::api::respond::method_not_allowed)
                     .handler(StatusCode::RANGE_NOT_SATISFIABLE, crate::api::respond::range_not_satisfiable),
             )
+            .wrap(from_fn(crate::api::respond::plain_when_small))
             .wrap(Compress::default())
             .wrap(from_fn(metrics::track))
-            .wrap(TracingLogger::default())
             .app_data(chat.clone())
             .app_data(metrics.clone())
             .app_data(web::PayloadConfig::new(chat.settings.max_json_bytes))

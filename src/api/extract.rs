@@ -69,9 +69,12 @@ fn json_body<T: DeserializeOwned + 'static>(
 /// post JSON so labelled.
 pub fn json_label(req: &HttpRequest) -> ApiResult<bool> {
     let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return Ok(false) };
-    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let json = essence == "application/json"
-        || essence.strip_prefix("application/").is_some_and(|sub| sub.len() > 5 && sub.ends_with("+json"));
+    let essence = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim();
+    let json = essence.eq_ignore_ascii_case("application/json")
+        || essence.get(..12).is_some_and(|kind| kind.eq_ignore_ascii_case("application/"))
+            && essence.get(12..).is_some_and(|sub| {
+                sub.len() > 5 && sub.get(sub.len() - 5..).is_some_and(|end| end.eq_ignore_ascii_case("+json"))
+            });
     if json {
         Ok(true)
     } else {

@@ -55,6 +55,8 @@ pub struct SendBody {
     reply_to_id: Option<MessageId>,
 }
 
+const MULTIPART: &str = "multipart/form-data";
+
 /// `POST /messages`: JSON, or `multipart/form-data` with files.
 pub async fn send(
     chat: web::Data<Chat>,
@@ -66,7 +68,8 @@ pub async fn send(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/form-data"));
+        .and_then(|v| v.trim_start().get(..MULTIPART.len()))
+        .is_some_and(|v| v.eq_ignore_ascii_case(MULTIPART));
     if is_multipart {
         return super::attachments::send_with_files(chat, user, req, payload).await;
     }

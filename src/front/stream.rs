@@ -264,7 +264,7 @@ pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, f
     }
     // Each event goes out at once rather than waiting for the previous one's ACK.
     let _ = io.set_nodelay(true);
-    front.metrics.observe(PATH, "GET", 200, request.started.elapsed().as_secs_f64());
+    front.metrics.observe(PATH, "GET", "200", request.started.elapsed().as_secs_f64());
     let mut head = Some(response_head());
     loop {
         let chunk = {

@@ -130,6 +130,24 @@ async fn json_is_compressed_when_the_client_accepts_it() {
 }
 
 #[tokio::test]
+async fn a_small_answer_is_sent_uncompressed() {
+    let app = spawn_app().await;
+    let room = app.admin.create_room("group", "Plain", &[]).await;
+    let r = app
+        .admin
+        .client
+        .post(app.admin.url("/messages"))
+        .header("accept-encoding", "gzip, br")
+        .json(&serde_json::json!({"room_id": room, "content": "short"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().get("content-encoding").is_none_or(|v| v == "identity"), "{:?}", r.headers());
+    let message: Value = expect_status(r, StatusCode::CREATED).await;
+    assert_eq!(message["content"], "short");
+}
+
+#[tokio::test]
 async fn the_openapi_description_covers_every_route() {
     let app = spawn_app().await;
     let doc: Value =

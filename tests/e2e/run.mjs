@@ -76,12 +76,16 @@ function freePort() {
   });
 }
 
-/** One HTTP call straight to the server (no browser, so no CSRF headers). */
+/**
+ * One HTTP call straight to the server (no browser, so no CSRF headers), on a connection
+ * of its own: node's shared agent keeps idle connections for as long as the server does
+ * (5 s), and one reused as the server closes it fails with "socket hang up".
+ */
 function call(method, pathname, { body, cookie } = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? null : Buffer.from(JSON.stringify(body));
     const req = http.request({
-      host: '127.0.0.1', port, method, path: pathname, timeout: 10_000,
+      host: '127.0.0.1', port, method, path: pathname, timeout: 10_000, agent: false,
       headers: {
         Accept: 'application/json',
         ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}),

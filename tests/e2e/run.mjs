@@ -1478,6 +1478,50 @@ describe('web client: newcomers, people management, polish and accessibility', {
     assert.equal(await unreadOf('bob', side.id), 0);
   });
 
+  it('counts every message in the badge of a room whose details come after the stream\'s messages', { timeout: STEP_MS }, async () => {
+    // Bob's page asks for the details of a room it was just added to; each answer is taken
+    // from the server at once and handed to the page only after more messages came on the stream.
+    await open(bob, 'Desk');
+    const desk = await roomId('alice', 'Desk');
+    const held = [];
+    const details = /\/chat\/api\/rooms\/\d+$/;
+    await bob.route(details, async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const response = await route.fetch();
+      await new Promise((release) => held.push(release));
+      return route.fulfill({ response });
+    });
+    // The stream brings a room's events in order with the other rooms': once a message of
+    // Desk is on screen, the page has had everything sent before it.
+    let marks = 0;
+    const streamCaughtUp = async () => {
+      const text = `caught up ${++marks}`;
+      await postMessage('alice', desk, text);
+      await waitForMessage(bob, text);
+    };
+    try {
+      const late = await mkRoom('alice', 'Late details', 'group', [ids.bob.id]);
+      await eventually(() => held.length === 1, { message: 'the page asks for the new room' });
+      for (let i = 1; i <= 4; i++) await postMessage('alice', late.id, `late ${i}`);
+      await streamCaughtUp();
+      held[0]();
+      // Messages came while it asked: the page asks again, and is answered late again.
+      await eventually(() => held.length === 2, { message: 'the page asks again' });
+      for (let i = 5; i <= 7; i++) await postMessage('alice', late.id, `late ${i}`);
+      await streamCaughtUp();
+      held[1]();
+      assert.equal(await unreadOf('bob', late.id), 7, 'the server counts seven unread');
+      await eventually(async () => (await badgeOf(bob, 'Late details').textContent().catch(() => '')) === '7',
+        { message: 'the badge counts the seven messages' });
+    } finally {
+      await bob.unroute(details);
+      for (const release of held) release();
+    }
+    await bob.reload();
+    await eventually(async () => (await badgeOf(bob, 'Late details').textContent().catch(() => '')) === '7',
+      { message: 'seven after a reload too' });
+  });
+
   it('opens a joined channel at its latest messages, with no divider for what came before', { timeout: STEP_MS }, async () => {
     const square = await mkRoom('alice', 'Town square', 'channel', []);
     for (let i = 1; i <= 80; i++) await postMessage('alice', square.id, `square ${i}`);

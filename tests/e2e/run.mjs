@@ -777,12 +777,14 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
     // An id the server never gave out (as after a database restore): it answers `reset`.
     const key = (id) => `causerie.lastEventId.${id}`;
     const asked = bob.waitForRequest((r) => r.url().includes('last_event_id=999999999'));
-    // Stored and reloaded in one go: an event arriving in between (a read mark) would store
-    // its own id over it.
-    await bob.evaluate(([k]) => {
+    // Stored by the new page before its scripts run, once: the old page goes on receiving
+    // events until the reload replaces it, and one (a read mark) would store its own id over it.
+    await bob.addInitScript(([k]) => {
+      if (sessionStorage.getItem('e2e.madeUpId')) return;
+      sessionStorage.setItem('e2e.madeUpId', '1');
       localStorage.setItem(k, '999999999');
-      setTimeout(() => window.location.reload(), 0);
     }, [key(ids.bob.id)]);
+    await bob.reload();
     await asked;
     await eventually(async () => {
       const stored = await bob.evaluate(([k]) => localStorage.getItem(k), [key(ids.bob.id)]);

@@ -76,12 +76,16 @@ function freePort() {
   });
 }
 
-/** One HTTP call straight to the server (no browser, so no CSRF headers). */
+/**
+ * One HTTP call straight to the server (no browser, so no CSRF headers), on a connection
+ * of its own: node's shared agent keeps idle connections for as long as the server does
+ * (5 s), and one reused as the server closes it fails with "socket hang up".
+ */
 function call(method, pathname, { body, cookie } = {}) {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? null : Buffer.from(JSON.stringify(body));
     const req = http.request({
-      host: '127.0.0.1', port, method, path: pathname, timeout: 10_000,
+      host: '127.0.0.1', port, method, path: pathname, timeout: 10_000, agent: false,
       headers: {
         Accept: 'application/json',
         ...(data ? { 'Content-Type': 'application/json', 'Content-Length': data.length } : {}),
@@ -303,7 +307,7 @@ async function widthBecomes(page, testid, expected, message) {
 
 // ---------------------------------------------------------------- lifecycle
 
-async function startServer(logName = 'server.log') {
+async function startServer(logName = 'server.log', env = {}) {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'causerie-e2e-'));
   fs.mkdirSync(SHOTS, { recursive: true });
   port = await freePort();
@@ -314,7 +318,7 @@ async function startServer(logName = 'server.log') {
     '--database', `sqlite://${tmp}/e2e.db`, '--uploads', path.join(tmp, 'uploads'),
   ], {
     // The client built into the binary: what users get.
-    env: { ...process.env, CAUSERIE_ADMIN_PASSWORD: ADMIN_PASSWORD },
+    env: { ...process.env, ...env, CAUSERIE_ADMIN_PASSWORD: ADMIN_PASSWORD },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   server.stdout.pipe(serverLog);
@@ -322,15 +326,16 @@ async function startServer(logName = 'server.log') {
   let exited = null;
   server.on('exit', (code, signal) => { exited = `exited with ${code ?? signal}`; });
   await eventually(async () => {
-    if (exited) throw new Error(`server ${exited}; see tests/e2e/screenshots/server.log`);
+    if (exited) throw new Error(`server ${exited}; see tests/e2e/screenshots/${logName}`);
     return (await call('GET', '/healthz')).status === 200;
   }, { timeout: 60_000, interval: 250, message: 'GET /healthz' }).catch((err) => {
-    if (exited) err.message = `server ${exited} before answering /healthz; see tests/e2e/screenshots/server.log`;
+    if (exited) err.message = `server ${exited} before answering /healthz; see tests/e2e/screenshots/${logName}`;
     throw err;
   });
 }
 
-async function seed() {
+/** The admin signs in and makes alice (who may manage rooms) and bob; all three get a cookie jar. */
+async function seedPeople() {
   api.admin = await apiLogin('admin', ADMIN_PASSWORD);
   const mkUser = (username, display_name, permissions) => expectStatus(call('POST', '/chat/api/admin/users', {
     cookie: api.admin,
@@ -341,6 +346,10 @@ async function seed() {
   ids.bob = await mkUser('bob', 'Bob Durand');
   api.alice = await apiLogin('alice', PASSWORD);
   api.bob = await apiLogin('bob', PASSWORD);
+}
+
+async function seed() {
+  await seedPeople();
 
   const mkRoom = (name, room_type, member_ids) => expectStatus(call('POST', '/chat/api/rooms', {
     cookie: api.alice, body: { room_type, name, member_ids },
@@ -361,6 +370,28 @@ async function seed() {
   await postMessage('alice', ids.project.id, 'Project kick-off notes are in the wiki');
 }
 
+/**
+ * What every describe starts from: its own server (`env` set for that server only, its
+ * output in `logName`), the data `prepare` makes through the API, the relay and Chromium.
+ * Registers the start as the describe's first `before` and the stop as its `after`.
+ */
+function useStack({ logName, env, prepare } = {}) {
+  before(async () => {
+    await startServer(logName, env);
+    if (prepare) await prepare();
+    proxy = await startProxy(port);
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      timeout: 60_000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+  }, { timeout: 180_000 });
+  after(() => cleanup(), { timeout: 30_000 });
+}
+
+/** Stops what `useStack` started. */
 async function cleanup() {
   clearTimeout(watchdog);
   if (browser) await browser.close().catch(() => {});
@@ -387,26 +418,13 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
   let alice;
   let bob;
 
+  useStack({ prepare: seed });
   before(async () => {
-    await startServer();
-    await seed();
-    proxy = await startProxy(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
     alice = await newPage('alice');
     bob = await newPage('bob');
     who.set(alice, 'alice');
     who.set(bob, 'bob');
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await cleanup();
-  }, { timeout: 30_000 });
+  }, { timeout: 60_000 });
 
   it('refuses wrong credentials with a clear message', { timeout: STEP_MS }, async () => {
     await signIn(alice, 'alice', 'not-the-password');
@@ -759,12 +777,14 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
     // An id the server never gave out (as after a database restore): it answers `reset`.
     const key = (id) => `causerie.lastEventId.${id}`;
     const asked = bob.waitForRequest((r) => r.url().includes('last_event_id=999999999'));
-    // Stored and reloaded in one go: an event arriving in between (a read mark) would store
-    // its own id over it.
-    await bob.evaluate(([k]) => {
+    // Stored by the new page before its scripts run, once: the old page goes on receiving
+    // events until the reload replaces it, and one (a read mark) would store its own id over it.
+    await bob.addInitScript(([k]) => {
+      if (sessionStorage.getItem('e2e.madeUpId')) return;
+      sessionStorage.setItem('e2e.madeUpId', '1');
       localStorage.setItem(k, '999999999');
-      setTimeout(() => window.location.reload(), 0);
     }, [key(ids.bob.id)]);
+    await bob.reload();
     await asked;
     await eventually(async () => {
       const stored = await bob.evaluate(([k]) => localStorage.getItem(k), [key(ids.bob.id)]);
@@ -925,29 +945,20 @@ describe('causerie web client', { timeout: 12 * 60_000 }, () => {
 describe('message search', { timeout: 6 * 60_000 }, () => {
   let page;
 
+  useStack({
+    async prepare() {
+      await seed();
+      await postMessage('bob', ids.project.id, 'The <b>deployment</b> went fine at the café');
+      await postMessage('bob', ids.side.id, 'nothing to see here');
+    },
+  });
   before(async () => {
-    await startServer();
-    await seed();
-    await postMessage('bob', ids.project.id, 'The <b>deployment</b> went fine at the café');
-    await postMessage('bob', ids.side.id, 'nothing to see here');
-    proxy = await startProxy(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
     page = await newPage('search');
     who.set(page, 'alice');
     await signIn(page, 'alice');
     // Signed in before the first step looks (a page still signing in would be signed in twice).
     await page.locator(sel('me-name')).waitFor();
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await cleanup();
-  }, { timeout: 30_000 });
+  }, { timeout: 60_000 });
 
   const box = () => page.getByRole('searchbox', { name: 'Search messages' });
   const panel = () => page.getByRole('region', { name: 'Search results' });
@@ -1003,49 +1014,28 @@ describe('reactions, pins and presence', { timeout: 8 * 60_000 }, () => {
   const chip = (page, text, emoji) => messageWith(page, text).locator(`${sel('reaction-chip')}[data-emoji="${emoji}"]`);
   const dotOf = (page, userId) => page.locator(`${sel('member-item')}[data-user-id="${userId}"] ${sel('presence-dot')}`);
 
-  before(async () => {
+  useStack({
     // A short grace period, and pings often: the server learns that a closed page's stream
     // is gone when a write to it fails, and the first write after the close may still pass.
-    process.env.CAUSERIE_PRESENCE_GRACE_MS = '1000';
-    process.env.CAUSERIE_SSE_PING_SECONDS = '2';
-    await startServer();
-    delete process.env.CAUSERIE_PRESENCE_GRACE_MS;
-    delete process.env.CAUSERIE_SSE_PING_SECONDS;
-    api.admin = await apiLogin('admin', ADMIN_PASSWORD);
-    const mkUser = (username, display_name, permissions) => expectStatus(call('POST', '/chat/api/admin/users', {
-      cookie: api.admin,
-      body: { username, password: PASSWORD, display_name, ...(permissions ? { permissions } : {}) },
-    }), 201, `create user ${username}`);
-    ids.alice = await mkUser('alice', 'Alice Martin',
-      ['chat.read', 'chat.create', 'chat.update', 'chat.delete', 'chat.manage_rooms']);
-    ids.bob = await mkUser('bob', 'Bob Durand');
-    api.alice = await apiLogin('alice', PASSWORD);
-    api.bob = await apiLogin('bob', PASSWORD);
-    const mkRoom = (name) => expectStatus(call('POST', '/chat/api/rooms', {
-      cookie: api.alice, body: { room_type: 'group', name, member_ids: [ids.bob.id] },
-    }), 201, `create room ${name}`);
-    ids.team = await mkRoom('Team');
-    ids.empty = await mkRoom('Empty');
-    await postMessage('alice', ids.team.id, 'React to this, please');
-    proxy = await startProxy(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
+    env: { CAUSERIE_PRESENCE_GRACE_MS: '1000', CAUSERIE_SSE_PING_SECONDS: '2' },
+    async prepare() {
+      await seedPeople();
+      const mkRoom = (name) => expectStatus(call('POST', '/chat/api/rooms', {
+        cookie: api.alice, body: { room_type: 'group', name, member_ids: [ids.bob.id] },
+      }), 201, `create room ${name}`);
+      ids.team = await mkRoom('Team');
+      ids.empty = await mkRoom('Empty');
+      await postMessage('alice', ids.team.id, 'React to this, please');
+    },
+  });
+  before(async () => {
     alice = await newPage('alice');
     bob = await newPage('bob');
     who.set(alice, 'alice');
     who.set(bob, 'bob');
     await signIn(alice, 'alice');
     await signIn(bob, 'bob');
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await cleanup();
-  }, { timeout: 30_000 });
+  }, { timeout: 60_000 });
 
   it('shows a reaction to the other person live, and toggles it off', { timeout: STEP_MS }, async () => {
     await ready(alice, 'Team');
@@ -1165,26 +1155,13 @@ describe('formatting, mentions and notifications', { timeout: 8 * 60_000 }, () =
     return page;
   }
 
+  useStack({ prepare: seed });
   before(async () => {
-    await startServer();
-    await seed();
-    proxy = await startProxy(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
     alice = await recordingPage('alice');
     bob = await recordingPage('bob');
     await signIn(alice, 'alice');
     await signIn(bob, 'bob');
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await cleanup();
-  }, { timeout: 30_000 });
+  }, { timeout: 60_000 });
 
   it('shows messages as rendered Markdown, code styled, links in a new tab', { timeout: STEP_MS }, async () => {
     await ready(alice, 'Project');
@@ -1368,31 +1345,13 @@ describe('web client: newcomers, people management, polish and accessibility', {
     assert.ok(result.passes.length > 10, `axe-core ran its rules on ${what}`);
   }
 
-  before(async () => {
-    await startServer(LOG);
-    api.admin = await apiLogin('admin', ADMIN_PASSWORD);
-    const mkUser = (username, display_name, permissions) => expectStatus(call('POST', '/chat/api/admin/users', {
-      cookie: api.admin,
-      body: { username, password: PASSWORD, display_name, ...(permissions ? { permissions } : {}) },
-    }), 201, `create user ${username}`);
-    ids.alice = await mkUser('alice', 'Alice Martin', ['chat.read', 'chat.create', 'chat.update', 'chat.delete', 'chat.manage_rooms']);
-    ids.bob = await mkUser('bob', 'Bob Durand');
-    api.alice = await apiLogin('alice', PASSWORD);
-    api.bob = await apiLogin('bob', PASSWORD);
-    rules = await expectStatus(call('GET', '/chat/api/uploads/rules', { cookie: api.bob }), 200, 'upload rules');
-    proxy = await startProxy(port);
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      timeout: 60_000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
-    });
-  }, { timeout: 180_000 });
-
-  after(async () => {
-    await cleanup();
-  }, { timeout: 30_000 });
+  useStack({
+    logName: LOG,
+    async prepare() {
+      await seedPeople();
+      rules = await expectStatus(call('GET', '/chat/api/uploads/rules', { cookie: api.bob }), 200, 'upload rules');
+    },
+  });
 
   it('probes the session on a first visit without a console error or a server warning', { timeout: STEP_MS }, async () => {
     const visitor = await page('visitor');
@@ -1472,6 +1431,50 @@ describe('web client: newcomers, people management, polish and accessibility', {
     await postMessage('bob', side.id, 'answered from my phone');
     await eventually(async () => (await badgeOf(bob, 'Side room').count()) === 0, { message: 'the badge goes with the answer' });
     assert.equal(await unreadOf('bob', side.id), 0);
+  });
+
+  it('counts every message in the badge of a room whose details come after the stream\'s messages', { timeout: STEP_MS }, async () => {
+    // Bob's page asks for the details of a room it was just added to; each answer is taken
+    // from the server at once and handed to the page only after more messages came on the stream.
+    await open(bob, 'Desk');
+    const desk = await roomId('alice', 'Desk');
+    const held = [];
+    const details = /\/chat\/api\/rooms\/\d+$/;
+    await bob.route(details, async (route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      const response = await route.fetch();
+      await new Promise((release) => held.push(release));
+      return route.fulfill({ response });
+    });
+    // The stream brings a room's events in order with the other rooms': once a message of
+    // Desk is on screen, the page has had everything sent before it.
+    let marks = 0;
+    const streamCaughtUp = async () => {
+      const text = `caught up ${++marks}`;
+      await postMessage('alice', desk, text);
+      await waitForMessage(bob, text);
+    };
+    try {
+      const late = await mkRoom('alice', 'Late details', 'group', [ids.bob.id]);
+      await eventually(() => held.length === 1, { message: 'the page asks for the new room' });
+      for (let i = 1; i <= 4; i++) await postMessage('alice', late.id, `late ${i}`);
+      await streamCaughtUp();
+      held[0]();
+      // Messages came while it asked: the page asks again, and is answered late again.
+      await eventually(() => held.length === 2, { message: 'the page asks again' });
+      for (let i = 5; i <= 7; i++) await postMessage('alice', late.id, `late ${i}`);
+      await streamCaughtUp();
+      held[1]();
+      assert.equal(await unreadOf('bob', late.id), 7, 'the server counts seven unread');
+      await eventually(async () => (await badgeOf(bob, 'Late details').textContent().catch(() => '')) === '7',
+        { message: 'the badge counts the seven messages' });
+    } finally {
+      await bob.unroute(details);
+      for (const release of held) release();
+    }
+    await bob.reload();
+    await eventually(async () => (await badgeOf(bob, 'Late details').textContent().catch(() => '')) === '7',
+      { message: 'seven after a reload too' });
   });
 
   it('opens a joined channel at its latest messages, with no divider for what came before', { timeout: STEP_MS }, async () => {

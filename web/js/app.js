@@ -5,7 +5,7 @@ import { api, setUnauthenticatedHandler, describeError } from './api.js';
 import { Stream } from './stream.js';
 import {
   state, setRooms, mergeRoom, removeRoom, resetState, applyNewMessage, applyMessageUpdate,
-  applyMessageDeleted, setUnread, attentionCount, onRoomsChanged, roomsChanged,
+  applyMessageDeleted, setUnread, readUpTo, attentionCount, onRoomsChanged, roomsChanged,
 } from './state.js';
 import * as notify from './notify.js';
 import { initLogin, showLogin, hideLogin } from './views/login.js';
@@ -393,6 +393,7 @@ function handle(name, data) {
 
 /** I read a room (maybe in another tab): clear or recount its badge. */
 function myReadMark({ room_id: roomId, message_id: messageId }) {
+  readUpTo(roomId, messageId);
   const room = state.rooms.get(roomId);
   if (!room) return;
   if (messageId >= (room.last_message?.id ?? 0)) setUnread(roomId, 0);

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use bytes::Bytes;
 use tokio::sync::{broadcast, Notify};
 
 use super::presence::Presence;
@@ -273,14 +274,22 @@ impl Hub {
         }
     }
 
-    /// Sends an event that is not stored to every open stream of these users, once per
-    /// stream; users without a stream are skipped.
-    pub fn publish_to_users(&self, users: &[i64], mut event: Event) {
+    /// Keeps the users who have a stream open on this node.
+    pub fn retain_listening(&self, users: &mut Vec<i64>) {
         let inner = self.lock();
-        event.follows = inner.last_published;
-        let event = Arc::new(event);
-        for user_id in users {
-            for entry in inner.streams.get(user_id).into_iter().flatten() {
+        users.retain(|user_id| inner.streams.contains_key(user_id));
+    }
+
+    /// Sends frames that are not stored (presence) to every open stream of each user: one
+    /// control message per stream, with that user's frame; users without a stream are
+    /// skipped.
+    pub fn publish_to_each(&self, frames: Vec<(i64, Bytes)>) {
+        let inner = self.lock();
+        let follows = inner.last_published;
+        for (user_id, frame) in frames {
+            let Some(entries) = inner.streams.get(&user_id) else { continue };
+            let event = Arc::new(Event { id: 0, room_id: 0, follows, frame });
+            for entry in entries {
                 entry.control.send(Control::Passing(event.clone()));
             }
         }

@@ -1,14 +1,16 @@
 //! Presence notices: when users come online or go offline, the streams of those who share a
 //! room with them hear it, each stream once however many rooms they share.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
 
 use super::cluster::NodeNotice;
 use super::Chat;
-use crate::broker::Event;
+use crate::broker::sse;
 use crate::domain::views::PresenceChanged;
-use crate::domain::{EventKind, RoomId, UserId};
+use crate::domain::{EventKind, UserId};
 use crate::store::rooms;
 
 /// Changes are gathered this long before their audience is read: a connect storm costs one
@@ -66,14 +68,16 @@ pub fn spawn_announcer(chat: Chat) {
     });
 }
 
-/// Tells the streams of those who share a room with each changed user, once per stream.
+/// Tells the streams of those who share a room with each changed user, once per stream
+/// however many rooms they share. Each user told gets the batch's events meant for them in
+/// one frame, one control message per stream: in a connect storm a stream wakes once per
+/// batch rather than once per person who came online.
 pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
-    // The latest state of each user wins.
-    let mut latest: HashMap<i64, bool> = HashMap::new();
-    for (user, online) in changes {
-        latest.insert(user, online);
+    let changed = latest(changes);
+    if changed.is_empty() {
+        return;
     }
-    let users: Vec<UserId> = latest.keys().map(|&id| UserId(id)).collect();
+    let users: Vec<UserId> = changed.iter().map(|&(id, _)| UserId(id)).collect();
     let pairs = match chat.read(move |conn| Ok(rooms::members_of_rooms_of(conn, &users)?)).await {
         Ok(pairs) => pairs,
         Err(error) => {
@@ -81,20 +85,60 @@ pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
             return;
         }
     };
-    let mut members: HashMap<RoomId, Vec<i64>> = HashMap::new();
-    for (room, user) in pairs {
-        members.entry(room).or_default().push(user.get());
+    // Only streams open on this node are told here; each node tells its own.
+    let mut listening: Vec<i64> = pairs.iter().map(|(_, user)| user.get()).collect();
+    listening.sort_unstable();
+    listening.dedup();
+    chat.hub.retain_listening(&mut listening);
+    if listening.is_empty() {
+        return;
     }
-    let mut audience: HashMap<i64, HashSet<i64>> = HashMap::new();
-    for list in members.values() {
-        for changed in list.iter().filter(|u| latest.contains_key(u)) {
-            audience.entry(*changed).or_default().extend(list.iter().filter(|u| *u != changed));
+    // (user told, index of the change in `changed`), each pair once at the end.
+    let mut told: Vec<(i64, usize)> = Vec::new();
+    let mut here: Vec<usize> = Vec::new();
+    for room in pairs.chunk_by(|a, b| a.0 == b.0) {
+        here.clear();
+        here.extend(room.iter().filter_map(|(_, user)| changed.binary_search_by_key(&user.get(), |c| c.0).ok()));
+        for (_, member) in room {
+            let member = member.get();
+            if listening.binary_search(&member).is_err() {
+                continue;
+            }
+            told.extend(here.iter().filter(|&&c| changed[c].0 != member).map(|&c| (member, c)));
         }
     }
-    for (user_id, online) in latest {
-        let Some(to) = audience.get(&user_id) else { continue };
-        let to: Vec<i64> = to.iter().copied().collect();
-        let data = PresenceChanged { user_id: UserId(user_id), online };
-        chat.hub.publish_to_users(&to, Event::ephemeral(0, EventKind::Presence.as_str(), &data));
+    told.sort_unstable();
+    told.dedup();
+    let kind = EventKind::Presence.as_str();
+    let frames: Vec<Bytes> = changed
+        .iter()
+        .map(|&(user_id, online)| {
+            let data = PresenceChanged { user_id: UserId(user_id), online };
+            sse::frame(None, kind, &serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()))
+        })
+        .collect();
+    let mut deliveries: Vec<(i64, Bytes)> = Vec::new();
+    for mine in told.chunk_by(|a, b| a.0 == b.0) {
+        let frame = match mine {
+            [(_, only)] => frames[*only].clone(),
+            _ => {
+                let mut joined = BytesMut::with_capacity(mine.iter().map(|&(_, c)| frames[c].len()).sum());
+                for &(_, c) in mine {
+                    joined.extend_from_slice(&frames[c]);
+                }
+                joined.freeze()
+            }
+        };
+        deliveries.push((mine[0].0, frame));
     }
+    chat.hub.publish_to_each(deliveries);
+}
+
+/// One change per user, sorted by user: the latest state of each wins.
+fn latest(changes: Vec<(i64, bool)>) -> Vec<(i64, bool)> {
+    let mut latest: Vec<(i64, bool)> = changes.into_iter().rev().collect();
+    // Stable: each user's latest change stays first among theirs, and dedup keeps the first.
+    latest.sort_by_key(|&(user_id, _)| user_id);
+    latest.dedup_by_key(|&mut (user_id, _)| user_id);
+    latest
 }

@@ -334,3 +334,34 @@ async fn presence_reaches_those_who_share_a_room_once_per_stream() {
     // Carol shares no room with bob or alice: she heard nothing of them.
     assert!(presence_events(&mut carol_stream, Duration::from_millis(300)).await.is_empty());
 }
+
+#[tokio::test]
+async fn people_coming_online_together_are_each_announced_once_to_each_stream() {
+    let app = spawn_app_with(|s| s.presence_grace_ms = 600).await;
+    let (alice, bob, room, _) = pair(&app).await;
+    let carol = app.user("carol").await;
+    let dave = app.user("dave").await;
+    // Bob shares two rooms with alice, carol one, dave none; carol and bob share one too.
+    app.admin.create_room("group", "Second", &[&alice, &bob, &carol]).await;
+    app.admin.create_room("group", "Elsewhere", &[&dave]).await;
+    let (_, mut alice_stream) = SseReader::open(&alice, "", None).await;
+    let (_, mut alice_room_stream) = SseReader::open(&alice, &format!("?room_id={room}"), None).await;
+    assert!(presence_events(&mut alice_stream, Duration::from_millis(400)).await.is_empty());
+
+    // Three open streams at about the same time, so their changes are announced together.
+    let (bob_open, carol_open, dave_open) = tokio::join!(
+        SseReader::open(&bob, "", None),
+        SseReader::open(&carol, "", None),
+        SseReader::open(&dave, "", None)
+    );
+    let (_bob_stream, _carol_stream, _dave_stream) = (bob_open.1, carol_open.1, dave_open.1);
+    for stream in [&mut alice_stream, &mut alice_room_stream] {
+        let mut heard: Vec<(i64, bool)> = presence_events(stream, Duration::from_millis(800))
+            .await
+            .iter()
+            .map(|e| (int(&e.data, "user_id"), e.data["online"].as_bool().unwrap()))
+            .collect();
+        heard.sort_unstable();
+        assert_eq!(heard, [(bob.id, true), (carol.id, true)]);
+    }
+}

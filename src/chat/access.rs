@@ -15,18 +15,22 @@ pub fn room_and_role(conn: &mut DbConn, room_id: RoomId, me: UserId) -> ApiResul
     Ok((room, role))
 }
 
-/// Checks that the caller may post in the room and that the reply target is there.
-pub fn check_send(conn: &mut DbConn, user: &Actor, room_id: RoomId, reply_to_id: Option<MessageId>) -> ApiResult<()> {
+/// Checks that the caller may post in the room and that the reply target is there;
+/// returns the reply target.
+pub fn check_send(
+    conn: &mut DbConn,
+    user: &Actor,
+    room_id: RoomId,
+    reply_to_id: Option<MessageId>,
+) -> ApiResult<Option<MessageRow>> {
     // One query: a membership row implies the room exists.
     let role = rooms::role_of(conn, room_id, user.id)?;
     user.may(Action::Send(role))?;
-    if let Some(reply_to) = reply_to_id {
-        match messages::by_id(conn, reply_to)? {
-            Some(target) if target.room_id == room_id => {}
-            _ => return Err(ApiError::invalid("reply_to_id: must be a message in the same room")),
-        }
+    let Some(reply_to) = reply_to_id else { return Ok(None) };
+    match messages::by_id(conn, reply_to)? {
+        Some(target) if target.room_id == room_id => Ok(Some(target)),
+        _ => Err(ApiError::invalid("reply_to_id: must be a message in the same room")),
     }
-    Ok(())
 }
 
 /// The message and the caller's role in its room; 404 for a message the caller may not see.

@@ -28,7 +28,7 @@ pub async fn attempt(chat: &Chat, user: &Actor) -> ApiResult<()> {
 /// Checks that the caller may post in the room before any work is spent on their files.
 pub async fn may_send(chat: &Chat, user: &Actor, room_id: RoomId, reply_to_id: Option<MessageId>) -> ApiResult<()> {
     let asker = user.clone();
-    chat.read(move |conn| check_send(conn, &asker, room_id, reply_to_id)).await
+    chat.read(move |conn| check_send(conn, &asker, room_id, reply_to_id).map(|_| ())).await
 }
 
 /// Checks, re-encodes and thumbnails the upload's images, one at a time, each within its
@@ -86,7 +86,7 @@ pub async fn send(chat: &Chat, user: Actor, draft: FileDraft) -> ApiResult<Messa
         .commit_then(
             move |tx: &mut Tx<'_>| {
                 let mut upload = upload;
-                check_send(tx, &user, room_id, reply_to_id)?;
+                let reply_to = check_send(tx, &user, room_id, reply_to_id)?;
                 let message_type = if upload.files.is_empty() { MessageType::Text } else { MessageType::File };
                 let new = NewMessage {
                     room_id,
@@ -96,7 +96,7 @@ pub async fn send(chat: &Chat, user: Actor, draft: FileDraft) -> ApiResult<Messa
                     reply_to_id,
                     created_at: now_micros(),
                 };
-                let message = post(tx, &new, Some(&user.display_name), |conn, row| {
+                let message = post(tx, &new, Some(&user.display_name), reply_to.as_ref(), |conn, row| {
                     store_files(conn, row, &uploads_dir, &mut upload)
                 })?;
                 Ok((message, upload))

@@ -13,7 +13,7 @@ use crate::domain::{
 use crate::error::{ApiError, ApiResult};
 use crate::store::messages::Cursor;
 use crate::store::models::{MessageRow, NewMessage};
-use crate::store::{events, mentions, messages, now_micros, pins, reactions, reads, DbConn};
+use crate::store::{events, mentions, messages, now_micros, pins, reactions, DbConn};
 
 pub const DEFAULT_PAGE: i64 = 50;
 pub const MAX_PAGE: i64 = 100;
@@ -80,7 +80,7 @@ pub async fn send(chat: &Chat, user: Actor, draft: Draft) -> ApiResult<Message> 
     let content = MessageContent::parse(&content);
     chat.message_allowed(user.id).await?;
     chat.commit(move |tx| {
-        check_send(tx, &user, room_id, reply_to_id)?;
+        let reply_to = check_send(tx, &user, room_id, reply_to_id)?;
         let content = content?;
         let new = NewMessage {
             room_id,
@@ -90,31 +90,51 @@ pub async fn send(chat: &Chat, user: Actor, draft: Draft) -> ApiResult<Message> 
             reply_to_id,
             created_at: now_micros(),
         };
-        post(tx, &new, Some(&user.display_name), |_, _| Ok(()))
+        post(tx, &new, Some(&user.display_name), reply_to.as_ref(), |_, _| Ok(()))
     })
     .await
 }
 
 /// Inserts a message, lets `store_files` record what it carries, moves the sender's read
 /// mark to it (a sender has read the room up to what they write; the `new_message` event
-/// says so, no `read` event follows), and records its `new_message` event. `sender_name`, when the caller has it, spares a look-up.
+/// says so, no `read` event follows), and records its `new_message` event. `sender_name`,
+/// when the caller has it, spares a look-up, and so does `reply_to`, the message replied
+/// to, read by `check_send`: a text message's view is then built from what is known
+/// rather than read back.
 pub(crate) fn post(
     tx: &mut Tx<'_>,
     new: &NewMessage<'_>,
     sender_name: Option<&str>,
+    reply_to: Option<&MessageRow>,
     store_files: impl FnOnce(&mut DbConn, &MessageRow) -> ApiResult<()>,
 ) -> ApiResult<Message> {
     let marked = mark_up(tx, new.room_id, new.sender_id, new.content, new.message_type)?;
-    let row = messages::insert(tx, new, &marked.html, marked.room)?;
+    let mark_read = new.message_type != MessageType::System;
+    let row = messages::insert_sent(tx, new, &marked.html, marked.room, mark_read)?;
     mentions::add(tx, row.id, &marked.named)?;
     store_files(tx, &row)?;
-    if row.message_type != MessageType::System {
-        reads::mark_sent(tx, row.room_id, row.sender_id, row.id, row.created_at)?;
-    }
-    let known = sender_name.map(|name| (row.sender_id, name));
-    let view = views::messages(tx, std::slice::from_ref(&row), known)?
-        .pop()
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no view of a new message")))?;
+    let reply_known = match (row.reply_to_id, reply_to) {
+        (None, _) => true,
+        (Some(id), Some(target)) => target.id == id,
+        (Some(_), None) => false,
+    };
+    let view = match sender_name {
+        Some(name) if row.message_type == MessageType::Text && reply_known => {
+            let quote = match reply_to {
+                Some(target) if row.reply_to_id.is_some() => {
+                    Some(views::reply_quote(tx, target, (row.sender_id, name))?)
+                }
+                _ => None,
+            };
+            views::fresh(&row, name, quote, marked.named)
+        }
+        _ => {
+            let known = sender_name.map(|name| (row.sender_id, name));
+            views::messages(tx, std::slice::from_ref(&row), known)?
+                .pop()
+                .ok_or_else(|| ApiError::internal(anyhow::anyhow!("no view of a new message")))?
+        }
+    };
     tx.record(RoomEvent::NewMessage(view.clone()))?;
     Ok(view)
 }
@@ -161,7 +181,7 @@ pub(crate) fn post_system(tx: &mut Tx<'_>, room_id: RoomId, actor_id: UserId, te
         reply_to_id: None,
         created_at: now_micros(),
     };
-    post(tx, &new, None, |_, _| Ok(())).map(|_| ())
+    post(tx, &new, None, None, |_, _| Ok(())).map(|_| ())
 }
 
 /// Edits the caller's own message (or, with the right, another's); system messages and

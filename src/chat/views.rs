@@ -74,6 +74,43 @@ pub fn messages(conn: &mut DbConn, rows: &[MessageRow], known: Option<(UserId, &
         .collect())
 }
 
+/// The view of a text message just written, from what its writer knows rather than read
+/// back: a new message has no reactions, pin or files yet, and whom it mentions was just
+/// recorded. Shows what `messages` would read.
+pub fn fresh(row: &MessageRow, sender_name: &str, reply_to: Option<ReplyTo>, mentions: Vec<UserId>) -> Message {
+    Message {
+        id: row.id,
+        room_id: row.room_id,
+        sender_id: row.sender_id,
+        sender_name: sender_name.to_owned(),
+        content: row.content.clone(),
+        message_type: row.message_type,
+        reply_to_id: row.reply_to_id,
+        reply_to,
+        is_edited: row.is_edited,
+        is_deleted: row.is_deleted,
+        created_at: format_time(row.created_at),
+        edited_at: row.edited_at.map(format_time),
+        attachments: Vec::new(),
+        reactions: Vec::new(),
+        pinned_at: None,
+        pinned_by_id: None,
+        content_html: shown_html(row),
+        mentions,
+        mentions_room: row.mentions_room && !row.is_deleted,
+    }
+}
+
+/// The quote of `target` in a reply; `known` is a user whose display name the caller has.
+pub fn reply_quote(conn: &mut DbConn, target: &MessageRow, known: (UserId, &str)) -> QueryResult<ReplyTo> {
+    let sender_name = if target.sender_id == known.0 {
+        known.1.to_owned()
+    } else {
+        users::names(conn, &[target.sender_id])?.remove(&target.sender_id).map(|(_, d)| d).unwrap_or_default()
+    };
+    Ok(ReplyTo { id: target.id, sender_name, excerpt: excerpt(&target.content) })
+}
+
 /// The reactions of these messages, in one query: per message, each emoji once in order of
 /// first use, with who reacted in the order they did.
 fn reactions_of(conn: &mut DbConn, ids: &[MessageId]) -> QueryResult<HashMap<MessageId, Vec<Reaction>>> {

@@ -11,34 +11,95 @@ use crate::domain::{EventKind, MessageId, RoomId, UserId};
 /// Appends an event to the log; returns its id. Ids must commit in id order (a stream that
 /// saw 101 must not miss 100): SQLite has one writer at a time, so the table's own
 /// `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances write at once,
-/// the id comes from the one counter row, whose row lock orders them.
+/// the id comes from the one counter row, whose row lock orders them: taken and held to
+/// the commit by the same statement that appends the row.
 pub fn insert(conn: &mut DbConn, event: &NewEvent<'_>) -> QueryResult<i64> {
-    let row = (
-        chat_events::room_id.eq(event.room_id),
-        chat_events::kind.eq(event.kind),
-        chat_events::payload.eq(event.payload),
-        chat_events::target_user_id.eq(event.target_user_id),
-        chat_events::created_at.eq(now_micros()),
-        chat_events::message_id.eq(event.message_id),
-    );
+    let created_at = now_micros();
     match conn {
-        DbConn::Sqlite(c) => {
-            diesel::insert_into(chat_events::table).values(row).returning(chat_events::id).get_result(c)
-        }
+        DbConn::Sqlite(c) => diesel::insert_into(chat_events::table)
+            .values((
+                chat_events::room_id.eq(event.room_id),
+                chat_events::kind.eq(event.kind),
+                chat_events::payload.eq(event.payload),
+                chat_events::target_user_id.eq(event.target_user_id),
+                chat_events::created_at.eq(created_at),
+                chat_events::message_id.eq(event.message_id),
+            ))
+            .returning(chat_events::id)
+            .get_result(c),
         DbConn::Pg(c) => {
-            let id: i64 = diesel::update(chat_event_counter::table)
-                .set(chat_event_counter::last_id.eq(chat_event_counter::last_id + 1))
-                .returning(chat_event_counter::last_id)
+            use diesel::sql_types::{BigInt, Nullable, Text};
+            #[derive(QueryableByName)]
+            struct Appended {
+                #[diesel(sql_type = BigInt)]
+                id: i64,
+            }
+            let appended: Appended = diesel::sql_query(PG_APPEND)
+                .bind::<BigInt, _>(event.room_id.get())
+                .bind::<Text, _>(event.kind.as_str())
+                .bind::<Text, _>(event.payload)
+                .bind::<Nullable<BigInt>, _>(event.target_user_id.map(|u| u.get()))
+                .bind::<BigInt, _>(created_at)
+                .bind::<Nullable<BigInt>, _>(event.message_id.map(|m| m.get()))
                 .get_result(c)?;
-            diesel::insert_into(chat_events::table).values((chat_events::id.eq(id), row)).execute(c)?;
             // The other nodes' doorbell, rung at commit (and dropped with a rolled-back
-            // savepoint): the id only, never the event.
-            diesel::sql_query("SELECT pg_notify($1, $2)")
-                .bind::<diesel::sql_types::Text, _>(EVENTS_CHANNEL)
-                .bind::<diesel::sql_types::Text, _>(id.to_string())
-                .execute(c)?;
-            Ok(id)
+            // savepoint): the id only, never the event. Once for a whole batch of the writer.
+            if !BatchRing::note(appended.id) {
+                ring(conn, EVENTS_CHANNEL, &appended.id.to_string())?;
+            }
+            Ok(appended.id)
         }
+    }
+}
+
+/// The next id from the counter row and the event under it, in one round trip.
+const PG_APPEND: &str = "WITH next AS (UPDATE chat_event_counter SET last_id = last_id + 1 RETURNING last_id) \
+     INSERT INTO chat_events (id, room_id, kind, payload, target_user_id, created_at, message_id) \
+     SELECT last_id, $1, $2, $3, $4, $5, $6 FROM next RETURNING id";
+
+thread_local! {
+    /// While the writer thread runs a transaction on PostgreSQL: the last event id its
+    /// jobs appended so far (0 for none yet), rung once before it commits.
+    static BATCH_RING: std::cell::Cell<Option<i64>> = const { std::cell::Cell::new(None) };
+}
+
+/// One ring for the events of a write transaction, rather than one per event: a ring only
+/// says "read the log now", and the ids of one transaction commit together. Held by the
+/// writer around a transaction; outside one, each event rings on its own.
+pub(super) struct BatchRing(());
+
+impl BatchRing {
+    pub(super) fn start() -> Self {
+        BATCH_RING.with(|r| r.set(Some(0)));
+        Self(())
+    }
+
+    /// Keeps the id for the transaction's ring; false when no transaction of the writer
+    /// is under way (the caller rings itself).
+    fn note(id: i64) -> bool {
+        BATCH_RING.with(|r| match r.get() {
+            Some(last) => {
+                r.set(Some(last.max(id)));
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// The last id appended so far, if any.
+    pub(super) fn last() -> Option<i64> {
+        BATCH_RING.with(|r| r.get()).filter(|&id| id > 0)
+    }
+
+    /// Back to what `last` said before a job whose changes were undone.
+    pub(super) fn reset(to: Option<i64>) {
+        BATCH_RING.with(|r| r.set(Some(to.unwrap_or(0))));
+    }
+}
+
+impl Drop for BatchRing {
+    fn drop(&mut self) {
+        BATCH_RING.with(|r| r.set(None));
     }
 }
 

@@ -20,6 +20,71 @@ pub fn insert(conn: &mut DbConn, new: &NewMessage<'_>, html: &str, mentions_room
         .get_result(c))
 }
 
+/// Inserts a message as `insert` does and, when `mark_read`, moves its sender's read mark
+/// to it as `reads::mark_sent` does: on PostgreSQL in one statement, a round trip less
+/// on the path of every message.
+pub fn insert_sent(
+    conn: &mut DbConn,
+    new: &NewMessage<'_>,
+    html: &str,
+    mentions_room: bool,
+    mark_read: bool,
+) -> QueryResult<MessageRow> {
+    let c = match conn {
+        DbConn::Pg(c) if mark_read => c,
+        _ => {
+            let row = insert(conn, new, html, mentions_room)?;
+            if mark_read {
+                super::reads::mark_sent(conn, row.room_id, row.sender_id, row.id, row.created_at)?;
+            }
+            return Ok(row);
+        }
+    };
+    use diesel::sql_types::{Nullable, Text};
+    #[derive(QueryableByName)]
+    struct Inserted {
+        #[diesel(sql_type = BigInt)]
+        id: i64,
+    }
+    let inserted: Inserted = diesel::sql_query(PG_INSERT_SENT)
+        .bind::<BigInt, _>(new.room_id.get())
+        .bind::<BigInt, _>(new.sender_id.get())
+        .bind::<Text, _>(new.content)
+        .bind::<Text, _>(new.message_type.as_str())
+        .bind::<Nullable<BigInt>, _>(new.reply_to_id.map(|m| m.get()))
+        .bind::<BigInt, _>(new.created_at)
+        .bind::<Text, _>(html)
+        .bind::<diesel::sql_types::Bool, _>(mentions_room)
+        .get_result(c)?;
+    Ok(MessageRow {
+        id: MessageId(inserted.id),
+        room_id: new.room_id,
+        sender_id: new.sender_id,
+        content: new.content.to_owned(),
+        message_type: new.message_type,
+        reply_to_id: new.reply_to_id,
+        is_edited: false,
+        is_deleted: false,
+        created_at: new.created_at,
+        edited_at: None,
+        content_html: Some(html.to_owned()),
+        mentions_room,
+    })
+}
+
+/// The message, the sender's read mark moved to it (unless it was already further) and
+/// the mark's row when it moved. The statements of one `WITH` see the same snapshot, which
+/// holds nothing they change.
+const PG_INSERT_SENT: &str = "WITH m AS (\
+     INSERT INTO chat_messages (room_id, sender_id, content, message_type, reply_to_id, created_at, content_html, mentions_room) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id), \
+     moved AS (UPDATE chat_room_members SET last_read_message_id = m.id, last_read_at = $6 FROM m \
+     WHERE chat_room_members.room_id = $1 AND chat_room_members.user_id = $2 \
+     AND chat_room_members.last_read_message_id < m.id RETURNING m.id AS message_id), \
+     marked AS (INSERT INTO chat_message_reads (room_id, user_id, message_id, read_at) \
+     SELECT $1, $2, message_id, $6 FROM moved) \
+     SELECT id FROM m";
+
 pub fn by_id(conn: &mut DbConn, id: MessageId) -> QueryResult<Option<MessageRow>> {
     chat_messages::table.find(id).select(MessageRow::as_select()).get_result(conn).optional()
 }

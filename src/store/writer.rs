@@ -1,11 +1,12 @@
 //! The one thread that runs write transactions, in batches.
 
+use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
 
 use super::connection::{DbError, DbManager};
-use super::{DbConn, QueryError};
+use super::{events, DbConn, QueryError};
 
 /// One write transaction queued for the writer thread.
 pub(super) trait WriteJob: Send {
@@ -38,7 +39,12 @@ where
     fn run(&mut self, conn: &mut DbConn, alone: bool) {
         let _entered = self.span.enter();
         if let Some(f) = self.f.take() {
-            self.result = Some(if alone { write_transaction(conn, f) } else { conn.transaction(f) });
+            self.result = Some(match (alone, &conn) {
+                (true, _) => write_transaction(conn, f),
+                // PostgreSQL: `run_pg_batch` sets the savepoint around the job.
+                (false, DbConn::Pg(_)) => f(conn),
+                (false, DbConn::Sqlite(_)) => conn.transaction(f),
+            });
         }
     }
 
@@ -132,6 +138,9 @@ fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
             }
         };
     }
+    if let DbConn::Pg(_) = conn {
+        return run_pg_batch(conn, batch);
+    }
     let outcome = write_transaction(conn, |conn| {
         for job in batch.iter_mut() {
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn, false))).is_err() {
@@ -139,6 +148,45 @@ fn run_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
             }
         }
         Ok::<_, QueryError>(())
+    });
+    match outcome {
+        Ok(()) => Batch::Committed,
+        Err(error) => {
+            tracing::error!(%error, jobs = batch.len(), "a batch of writes was rolled back");
+            Batch::RolledBack
+        }
+    }
+}
+
+/// The savepoint around each job of a batch on PostgreSQL.
+const JOB_SAVEPOINT: &str = "SAVEPOINT job";
+/// Leaves the previous job's savepoint and sets the next one's, in one round trip.
+const NEXT_JOB_SAVEPOINT: &str = "RELEASE SAVEPOINT job; SAVEPOINT job";
+const UNDO_JOB: &str = "ROLLBACK TO SAVEPOINT job";
+
+/// A batch on PostgreSQL, where every statement is a round trip to the server. The
+/// savepoints are set here rather than by `Connection::transaction`: one savepoint is
+/// released and the next set in the same round trip. The jobs' events ring the other nodes
+/// once, for the batch, with its last event id (see `events::insert`).
+fn run_pg_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
+    let outcome = conn.transaction(|conn| {
+        let _ring = events::BatchRing::start();
+        for (i, job) in batch.iter_mut().enumerate() {
+            conn.batch_execute(if i == 0 { JOB_SAVEPOINT } else { NEXT_JOB_SAVEPOINT })?;
+            let rung = events::BatchRing::last();
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(conn, false))).is_err() {
+                return Err(QueryError::RollbackTransaction);
+            }
+            if job.failed() {
+                // Its events are undone with it: the batch rings for the ones that stay.
+                events::BatchRing::reset(rung);
+                conn.batch_execute(UNDO_JOB)?;
+            }
+        }
+        match events::BatchRing::last() {
+            Some(last) => events::ring(conn, events::EVENTS_CHANNEL, &last.to_string()),
+            None => Ok(()),
+        }
     });
     match outcome {
         Ok(()) => Batch::Committed,
@@ -161,7 +209,16 @@ where
 {
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(_) => return conn.transaction(f),
+        DbConn::Pg(_) => {
+            return conn.transaction(|conn| {
+                let _ring = events::BatchRing::start();
+                let value = f(conn)?;
+                if let Some(last) = events::BatchRing::last() {
+                    events::ring(conn, events::EVENTS_CHANNEL, &last.to_string())?;
+                }
+                Ok(value)
+            })
+        }
     }
     type Manager = <DbConn as Connection>::TransactionManager;
     match f(conn) {

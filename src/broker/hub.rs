@@ -117,10 +117,60 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// A user's open streams, and the rooms they are a member of while any is open.
+#[derive(Default)]
+struct UserStreams {
+    entries: Vec<StreamEntry>,
+    rooms: Membership,
+}
+
+/// Membership changes a user's entry records while its rooms are being read; beyond this
+/// many the read is not taken (a user whose streams all carry one room never fills it).
+const MAX_CHANGES_WHILE_READING: usize = 64;
+
+/// What the hub knows of a user's rooms. Kept current by the `Joined` and `Left` notices it
+/// publishes, under the same lock as the streams' control messages, so that a stream that
+/// takes its rooms from here under that lock, after registering, misses no change: those
+/// published before are in the set, those after reach it as control messages. It lives as
+/// long as the user has a stream registered: it relies on exactly the notices an open stream
+/// relies on.
+enum Membership {
+    /// Not known yet: the changes published since the user's first stream registered, in
+    /// order, to apply over a read of the database taken after a registration.
+    Reading(Vec<(i64, bool)>),
+    Known(Vec<i64>),
+    /// Too many changes while reading: read from the database until the user's streams
+    /// have all closed.
+    Unknown,
+}
+
+impl Default for Membership {
+    fn default() -> Self {
+        Self::Reading(Vec::new())
+    }
+}
+
+impl Membership {
+    fn change(&mut self, room_id: i64, joined: bool) {
+        match self {
+            Self::Reading(changes) if changes.len() >= MAX_CHANGES_WHILE_READING => *self = Self::Unknown,
+            Self::Reading(changes) => changes.push((room_id, joined)),
+            Self::Known(rooms) => {
+                if joined && !rooms.contains(&room_id) {
+                    rooms.push(room_id);
+                } else if !joined {
+                    rooms.retain(|r| *r != room_id);
+                }
+            }
+            Self::Unknown => {}
+        }
+    }
+}
+
 #[derive(Default)]
 struct Inner {
     rooms: HashMap<i64, broadcast::Sender<Arc<Event>>>,
-    streams: HashMap<i64, Vec<StreamEntry>>,
+    streams: HashMap<i64, UserStreams>,
     /// The id of the last stored event published: what an ephemeral event follows.
     last_published: i64,
     /// Streams registered, all users together.
@@ -186,6 +236,12 @@ pub struct Registration {
     pub scope: Scope,
 }
 
+impl Registration {
+    pub fn user_id(&self) -> i64 {
+        self.user_id
+    }
+}
+
 impl Hub {
     pub fn new(capacity: usize, limits: StreamLimits) -> Arc<Self> {
         Self::with_presence(capacity, limits, Presence::new(PRESENCE_GRACE))
@@ -225,7 +281,9 @@ impl Hub {
                 Notice::Joined { room_id, user_id } => {
                     let capacity = self.capacity;
                     let Inner { rooms, streams, .. } = &mut *inner;
-                    for entry in streams.get(&user_id).into_iter().flatten() {
+                    let Some(user) = streams.get_mut(&user_id) else { continue };
+                    user.rooms.change(room_id, true);
+                    for entry in &user.entries {
                         if entry.scope == Scope::AllRooms {
                             let receiver = room_sender(rooms, room_id, capacity).subscribe();
                             entry.control.send(Control::Add(room_id, receiver));
@@ -233,21 +291,23 @@ impl Hub {
                     }
                 }
                 Notice::Left { room_id, user_id, last_event_id } => {
-                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                    let Some(user) = inner.streams.get_mut(&user_id) else { continue };
+                    user.rooms.change(room_id, false);
+                    for entry in &user.entries {
                         if entry.scope == Scope::AllRooms || entry.scope == Scope::Room(room_id) {
                             entry.control.send(Control::Remove { room_id, last_event_id });
                         }
                     }
                 }
                 Notice::StreamsEnd { user_id, keep } => {
-                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                    for entry in inner.streams.get(&user_id).into_iter().flat_map(|u| &u.entries) {
                         if keep != Some(entry.credential) {
                             entry.control.send(Control::Close);
                         }
                     }
                 }
                 Notice::CredentialEnds { user_id, credential } => {
-                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                    for entry in inner.streams.get(&user_id).into_iter().flat_map(|u| &u.entries) {
                         if entry.credential == credential {
                             entry.control.send(Control::Close);
                         }
@@ -256,7 +316,7 @@ impl Hub {
                 Notice::ToUser { user_id, mut event } => {
                     event.follows = inner.last_published;
                     let event = Arc::new(event);
-                    for entry in inner.streams.get(&user_id).into_iter().flatten() {
+                    for entry in inner.streams.get(&user_id).into_iter().flat_map(|u| &u.entries) {
                         entry.control.send(Control::Passing(event.clone()));
                     }
                 }
@@ -277,7 +337,7 @@ impl Hub {
     /// Keeps the users who have a stream open on this node.
     pub fn retain_listening(&self, users: &mut Vec<i64>) {
         let inner = self.lock();
-        users.retain(|user_id| inner.streams.contains_key(user_id));
+        users.retain(|user_id| inner.streams.get(user_id).is_some_and(|u| !u.entries.is_empty()));
     }
 
     /// Sends frames that are not stored (presence) to every open stream of each user: one
@@ -287,9 +347,9 @@ impl Hub {
         let inner = self.lock();
         let follows = inner.last_published;
         for (user_id, frame) in frames {
-            let Some(entries) = inner.streams.get(&user_id) else { continue };
+            let Some(user) = inner.streams.get(&user_id) else { continue };
             let event = Arc::new(Event { id: 0, room_id: 0, follows, frame });
-            for entry in entries {
+            for entry in &user.entries {
                 entry.control.send(Control::Passing(event.clone()));
             }
         }
@@ -311,7 +371,7 @@ impl Hub {
         if inner.open >= self.limits.total {
             return Err(Full::Server(self.limits.total));
         }
-        let mine = inner.streams.entry(user_id).or_default();
+        let mine = &mut inner.streams.entry(user_id).or_default().entries;
         if mine.len() >= self.limits.per_user {
             if mine.is_empty() {
                 inner.streams.remove(&user_id);
@@ -336,6 +396,41 @@ impl Hub {
             .iter()
             .map(|&room_id| (room_id, room_sender(&mut inner.rooms, room_id, self.capacity).subscribe()))
             .collect()
+    }
+
+    /// Subscribes a registered stream of the user to its rooms when the hub knows them: every
+    /// room of the user for `AllRooms`, the one room when the user is a member. `None` when
+    /// the database must tell (not known yet, or not a member here: the database gives the
+    /// refusal, or the membership a node that is behind has not heard of yet).
+    pub fn subscribe_known(&self, user_id: i64, scope: Scope) -> Option<Vec<(i64, RoomReceiver)>> {
+        let mut inner = self.lock();
+        let Inner { rooms, streams, .. } = &mut *inner;
+        let Membership::Known(mine) = &streams.get(&user_id)?.rooms else { return None };
+        let capacity = self.capacity;
+        match scope {
+            Scope::AllRooms => {
+                Some(mine.iter().map(|&room_id| (room_id, room_sender(rooms, room_id, capacity).subscribe())).collect())
+            }
+            Scope::Room(room_id) if mine.contains(&room_id) => {
+                Some(vec![(room_id, room_sender(rooms, room_id, capacity).subscribe())])
+            }
+            Scope::Room(_) => None,
+        }
+    }
+
+    /// Tells the hub the user's rooms as the database had them, read after one of the
+    /// user's streams registered; the changes published since the first registration are
+    /// applied over them, in order.
+    pub fn rooms_read(&self, user_id: i64, read: &[i64]) {
+        let mut inner = self.lock();
+        let Some(user) = inner.streams.get_mut(&user_id) else { return };
+        if let Membership::Reading(changes) = &user.rooms {
+            let mut rooms = Membership::Known(read.to_vec());
+            for &(room_id, joined) in changes {
+                rooms.change(room_id, joined);
+            }
+            user.rooms = rooms;
+        }
     }
 
     /// Drops the channels of these rooms that have no receiver left.
@@ -382,7 +477,7 @@ impl Hub {
             .lock()
             .streams
             .values()
-            .flatten()
+            .flat_map(|u| &u.entries)
             .filter(|entry| entry.control.tick())
             .map(|entry| entry.control.clone())
             .collect();
@@ -397,7 +492,7 @@ impl Hub {
         // Under the lock: a stream registers either before (and is told here) or after
         // (and sees the flag).
         self.shut_down.store(true, Ordering::SeqCst);
-        for entry in inner.streams.values().flatten() {
+        for entry in inner.streams.values().flat_map(|u| &u.entries) {
             entry.control.send(Control::Close);
         }
     }
@@ -414,9 +509,9 @@ fn room_sender(
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut inner = self.hub.lock();
-        if let Some(entries) = inner.streams.get_mut(&self.user_id) {
-            entries.retain(|e| e.id != self.id);
-            if entries.is_empty() {
+        if let Some(user) = inner.streams.get_mut(&self.user_id) {
+            user.entries.retain(|e| e.id != self.id);
+            if user.entries.is_empty() {
                 inner.streams.remove(&self.user_id);
             }
         }
@@ -477,6 +572,56 @@ mod tests {
         drop(a1);
         let _a3 = hub.register(1, Scope::AllRooms, 0).unwrap();
         assert_eq!(hub.subscriber_count(), 3);
+    }
+
+    fn joined(room_id: i64, user_id: i64) -> Notice {
+        Notice::Joined { room_id, user_id }
+    }
+
+    fn left(room_id: i64, user_id: i64) -> Notice {
+        Notice::Left { room_id, user_id, last_event_id: 0 }
+    }
+
+    fn rooms_of(receivers: Option<Vec<(i64, RoomReceiver)>>) -> Option<Vec<i64>> {
+        receivers.map(|r| {
+            let mut rooms: Vec<i64> = r.into_iter().map(|(room_id, _)| room_id).collect();
+            rooms.sort_unstable();
+            rooms
+        })
+    }
+
+    #[test]
+    fn a_users_rooms_are_known_from_a_read_and_the_changes_published_since_the_first_stream() {
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let first = hub.register(1, Scope::AllRooms, 0).unwrap();
+        assert!(hub.subscribe_known(1, Scope::AllRooms).is_none(), "not read yet");
+        // Published while the first stream's read is under way: applied over it, in order.
+        hub.publish(vec![joined(7, 1), left(2, 1), left(7, 1), joined(7, 1), joined(9, 2)]);
+        hub.rooms_read(1, &[1, 2]);
+        assert_eq!(rooms_of(hub.subscribe_known(1, Scope::AllRooms)), Some(vec![1, 7]));
+        hub.publish(vec![left(1, 1), joined(3, 1), joined(3, 1)]);
+        assert_eq!(rooms_of(hub.subscribe_known(1, Scope::AllRooms)), Some(vec![3, 7]));
+        assert_eq!(rooms_of(hub.subscribe_known(1, Scope::Room(3))), Some(vec![3]));
+        assert!(hub.subscribe_known(1, Scope::Room(1)).is_none(), "not a member: the database answers");
+        assert!(hub.subscribe_known(2, Scope::AllRooms).is_none(), "no stream, nothing known");
+        // A later read does not replace what is known and kept current.
+        hub.rooms_read(1, &[1]);
+        assert_eq!(rooms_of(hub.subscribe_known(1, Scope::AllRooms)), Some(vec![3, 7]));
+        // Forgotten with the user's last stream: nothing tells it any more.
+        drop(first);
+        assert!(hub.subscribe_known(1, Scope::AllRooms).is_none());
+        let _again = hub.register(1, Scope::AllRooms, 0).unwrap();
+        assert!(hub.subscribe_known(1, Scope::AllRooms).is_none());
+    }
+
+    #[test]
+    fn too_many_changes_while_reading_leave_the_rooms_to_the_database() {
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let _stream = hub.register(1, Scope::Room(1), 0).unwrap();
+        let changes = (0..=MAX_CHANGES_WHILE_READING as i64).map(|room| joined(room, 1)).collect();
+        hub.publish(changes);
+        hub.rooms_read(1, &[1]);
+        assert!(hub.subscribe_known(1, Scope::AllRooms).is_none());
     }
 
     #[tokio::test]

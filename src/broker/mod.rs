@@ -16,7 +16,7 @@ use serde::Serialize;
 
 pub use hub::{Full, Hub, Scope, StreamLimits};
 pub use presence::Presence;
-pub use subscriber::{CatchUp, CatchUpBatch, Subscriber};
+pub use subscriber::{CatchUp, CatchUpBatch, CatchUpFrom, Subscriber};
 
 /// One event as it travels to subscribers. `id == 0` marks an ephemeral event (typing),
 /// which has no place in the log and is never replayed.

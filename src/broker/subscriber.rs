@@ -25,8 +25,18 @@ pub struct CatchUpBatch {
     pub revoked: bool,
 }
 
-/// Reads the events after an id that the stream's user may see.
-pub type CatchUp = Arc<dyn Fn(i64) -> Pin<Box<dyn Future<Output = Result<CatchUpBatch, ()>> + Send>> + Send + Sync>;
+/// What a catch-up reads: the events after `after` that the user may see, of one room or of
+/// all of theirs.
+#[derive(Debug, Clone, Copy)]
+pub struct CatchUpFrom {
+    pub user_id: i64,
+    pub room_id: Option<i64>,
+    pub after: i64,
+}
+
+/// Reads the events a catch-up asks for. One is shared by every stream of the server.
+pub type CatchUp =
+    Arc<dyn Fn(CatchUpFrom) -> Pin<Box<dyn Future<Output = Result<CatchUpBatch, ()>> + Send>> + Send + Sync>;
 
 /// A stream that catches up this many times within `LAG_WINDOW` cannot keep up: it is
 /// ended and the client resumes by id.
@@ -306,7 +316,15 @@ impl Subscriber {
             return None;
         }
         self.hub.stats.catch_ups.fetch_add(1, Ordering::Relaxed);
-        let batch = (self.catch_up)(self.last_sent).await.ok()?;
+        let from = CatchUpFrom {
+            user_id: self.registration.user_id(),
+            room_id: match self.registration.scope {
+                Scope::Room(room_id) => Some(room_id),
+                Scope::AllRooms => None,
+            },
+            after: self.last_sent,
+        };
+        let batch = (self.catch_up)(from).await.ok()?;
         if batch.revoked {
             return None;
         }
@@ -344,7 +362,7 @@ mod tests {
     /// An all-rooms stream of user 1 over `rooms`, new (not resuming); catching up fails.
     fn all_rooms_stream(hub: &Arc<Hub>, rooms: &[i64], opening: &'static [u8]) -> Subscriber {
         let (registration, control) = hub.register(1, Scope::AllRooms, 0).unwrap();
-        let catch_up: CatchUp = Arc::new(|_| Box::pin(async { Err(()) }));
+        let catch_up: CatchUp = Arc::new(|_: CatchUpFrom| Box::pin(async { Err(()) }));
         let rooms = hub.subscribe(rooms);
         Subscriber::new(hub.clone(), registration, control, rooms, catch_up, Bytes::from_static(opening), None)
     }

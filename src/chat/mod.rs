@@ -68,6 +68,8 @@ pub struct Chat {
     pub node: u64,
     /// Limits shared with the other nodes through Redis, when configured.
     pub shared: Option<Arc<SharedLimits>>,
+    /// The event-log read that fills a stream's gaps, shared by every stream.
+    pub stream_catch_up: crate::broker::CatchUp,
 }
 
 impl Chat {
@@ -106,6 +108,7 @@ impl Chat {
             verifier: Arc::new(Verifier::per_core()),
             trusted_proxies: settings.trusted_proxy_list(),
             auth_cache: Arc::new(AuthCache::new(Duration::from_secs(settings.auth_cache_seconds))),
+            stream_catch_up: streams::catch_up(db.clone()),
             settings,
             db,
         }

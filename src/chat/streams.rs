@@ -6,10 +6,9 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use serde::Deserialize;
 
-use super::access::room_and_role;
 use super::{Actor, Chat};
-use crate::broker::{sse, CatchUp, CatchUpBatch, Full, Scope, Subscriber};
-use crate::domain::{parse_query, Action, EventKind, RoomId, UserId};
+use crate::broker::{sse, CatchUp, CatchUpBatch, CatchUpFrom, Full, Scope, Subscriber};
+use crate::domain::{parse_query, Action, EventKind, Role, RoomId, UserId};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{events, rooms, Db};
 
@@ -65,23 +64,47 @@ pub async fn open(chat: &Chat, user: Actor, credential: u64, request: StreamRequ
     let me = user.id;
     // Register first: membership changes from now on reach this stream.
     let (registration, control) = chat.hub.register(me.get(), scope, credential).map_err(refused)?;
-    let (room_ids, (floor, latest)) = chat
-        .read(move |conn| {
-            let room_ids = match room_id {
-                Some(room_id) => {
-                    let (_, role) = room_and_role(conn, room_id, me)?;
-                    user.may(Action::ReadRoom(role))?;
-                    vec![room_id.get()]
+    // The hub knows the rooms of a user who has a stream open, taken after the registration
+    // as a read would be (a room from there needs no `ReadRoom` check beyond `Browse`'s
+    // permission, which is the same). The database tells the rest (a membership implies the
+    // room), and, whenever the stream resumes, where it stands in the log.
+    let known = chat.hub.subscribe_known(me.get(), scope);
+    let (receivers, bounds) = match known {
+        Some(receivers) if resume.is_none() => (receivers, None),
+        known => {
+            let read_rooms = known.is_none();
+            let (room_ids, bounds) = chat
+                .read(move |conn| {
+                    let room_ids = match read_rooms {
+                        true => rooms::ids_of_member(conn, me)?.into_iter().map(RoomId::get).collect(),
+                        false => Vec::new(),
+                    };
+                    let bounds = if resume.is_some() { Some(events::bounds(conn)?) } else { None };
+                    Ok::<_, ApiError>((room_ids, bounds))
+                })
+                .await?;
+            let receivers = match known {
+                Some(receivers) => receivers,
+                None => {
+                    chat.hub.rooms_read(me.get(), &room_ids);
+                    match room_id {
+                        None => chat.hub.subscribe(&room_ids),
+                        Some(room_id) => {
+                            let member = room_ids.contains(&room_id.get());
+                            user.may(Action::ReadRoom(member.then_some(Role::Member)))?;
+                            chat.hub.subscribe(&[room_id.get()])
+                        }
+                    }
                 }
-                None => rooms::ids_of_member(conn, me)?.into_iter().map(RoomId::get).collect(),
             };
-            Ok((room_ids, events::bounds(conn)?))
-        })
-        .await?;
-    let receivers = chat.hub.subscribe(&room_ids);
+            (receivers, bounds)
+        }
+    };
 
     let mut opening = BytesMut::from(&sse::retry(chat.settings.sse_retry_ms)[..]);
     let resume_after = resume.map(|id| {
+        // Read whenever the stream resumes.
+        let (floor, latest) = bounds.unwrap_or((0, id));
         if id < floor || id > latest {
             // Older than what is kept (or not from this server): the client reloads.
             opening.extend_from_slice(&sse::frame(Some(latest), EventKind::Reset.as_str(), "{}"));
@@ -95,7 +118,7 @@ pub async fn open(chat: &Chat, user: Actor, credential: u64, request: StreamRequ
         registration,
         control,
         receivers,
-        catch_up(chat.db.clone(), me, room_id),
+        chat.stream_catch_up.clone(),
         opening.freeze(),
         resume_after,
     ))
@@ -114,9 +137,11 @@ fn refused(full: Full) -> ApiError {
     }
 }
 
-/// Reads what the user may see after an id, from the event log.
-fn catch_up(db: Db, user_id: UserId, room_id: Option<RoomId>) -> CatchUp {
-    Arc::new(move |after| {
+/// Reads what a stream's user may see after an id, from the event log: one for all the
+/// server's streams, which keep none of their own.
+pub(crate) fn catch_up(db: Db) -> CatchUp {
+    Arc::new(move |CatchUpFrom { user_id, room_id, after }| {
+        let (user_id, room_id) = (UserId(user_id), room_id.map(RoomId));
         let db = db.clone();
         Box::pin(async move {
             db.run(move |conn| {

@@ -183,16 +183,13 @@ fn hand_over(
     let job_front = front.clone();
     // What the job captures it keeps room for as long as it runs (only what serving needs of
     // the request comes in): the subscriber comes in boxed, and the box is emptied into the
-    // serving future and freed at once.
+    // serving state and freed at once.
     let subscriber = Box::new(subscriber);
     let job: Job = Box::pin(async move {
         let Ok(io) = TcpStream::from_std(std_io) else { return };
-        let serving = {
-            let subscriber = subscriber;
-            // Boxed, like every phase: the job keeps its largest state for the stream's life.
-            Box::pin(stream::serve(io, opened, *subscriber, &job_front))
-        };
-        serving.await;
+        let mut serving = stream::Serving { io, request: opened, subscriber: *subscriber };
+        stream::serve(&mut serving, &job_front).await;
+        drop(serving);
         drop(open);
     });
     front.streams.run(job);

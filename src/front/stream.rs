@@ -256,10 +256,20 @@ pub async fn accept(front: &Front, request: &StreamRequest) -> Option<Subscriber
     Some(subscriber)
 }
 
+/// What an open stream keeps: its connection, what it needs of its request, its subscriber.
+pub struct Serving {
+    pub io: TcpStream,
+    pub request: Opened,
+    pub subscriber: Subscriber,
+}
+
 /// Reads the request head, answers `200`, and writes the subscriber's chunks until the
-/// stream ends or the client goes.
-pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, front: &Front) {
-    if consume(&io, request.head_len).await.is_err() {
+/// stream ends or the client goes. The state is borrowed rather than moved in: a future
+/// keeps room for what it is given as well as for what it moves it into, for its whole life.
+pub async fn serve(serving: &mut Serving, front: &Front) {
+    let Serving { io, request, subscriber } = serving;
+    let io = &*io;
+    if consume(io, request.head_len).await.is_err() {
         return;
     }
     // Each event goes out at once rather than waiting for the previous one's ACK.
@@ -275,7 +285,7 @@ pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, f
             // where a `readable()` future would join and leave a waiter list per event.
             std::future::poll_fn(|cx| match next.as_mut().poll(cx) {
                 Poll::Ready(chunk) => Poll::Ready(Some(chunk)),
-                Poll::Pending => client_gone(&io, cx).map(|()| None),
+                Poll::Pending => client_gone(io, cx).map(|()| None),
             })
             .await
         };
@@ -286,7 +296,7 @@ pub async fn serve(io: TcpStream, request: Opened, mut subscriber: Subscriber, f
             continue;
         }
         let head = head.take().unwrap_or_default();
-        if write_chunk(&io, &head, &body, last).await.is_err() || last {
+        if write_chunk(io, &head, &body, last).await.is_err() || last {
             return;
         }
     }

@@ -240,6 +240,50 @@ async fn membership_changes_take_effect_on_open_streams() {
     assert_eq!(dm[0].data["member"]["user_id"], alice.id);
 }
 
+/// A user with a stream open has their rooms known to the server: streams they open next
+/// carry exactly the rooms they are a member of by then, whatever changed meanwhile.
+#[tokio::test]
+async fn streams_opened_beside_an_open_one_follow_membership_changes() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let kept = app.admin.create_room("group", "Kept", &[&alice]).await;
+    let left = app.admin.create_room("group", "Left", &[&alice]).await;
+    let joined = app.admin.create_room("group", "Joined", &[]).await;
+    let (_, mut first) = SseReader::open(&alice, "", None).await;
+    assert_eq!(first.next_block(WAIT).await.unwrap(), Block::Retry(3000));
+    let r = app.admin.delete(&format!("/rooms/{left}/members/{}", alice.id)).await;
+    expect_status(r, StatusCode::NO_CONTENT).await;
+    let r = app.admin.post(&format!("/rooms/{joined}/members"), &json!({"user_id": alice.id})).await;
+    expect_status(r, StatusCode::CREATED).await;
+    first.collect(1, "member_joined").await;
+
+    let (_, mut all) = SseReader::open(&alice, "", None).await;
+    // A room left is not opened.
+    expect_status(alice.get(&format!("/stream?room_id={left}")).await, StatusCode::NOT_FOUND).await;
+    let (_, mut one) = SseReader::open(&alice, &format!("?room_id={joined}"), None).await;
+    for room in [left, kept, joined] {
+        app.admin.send(room, &format!("to {room}")).await;
+    }
+    let events = all.collect(2, "new_message").await;
+    let rooms: Vec<i64> = events.iter().map(|e| int(&e.data, "room_id")).collect();
+    assert_eq!(rooms, [kept, joined], "{events:?}");
+    let events = one.collect(1, "new_message").await;
+    assert_eq!(int(&events[0].data, "room_id"), joined);
+    all.expect_quiet(Duration::from_millis(300)).await;
+
+    // Removed while both are open: they stop carrying the room, and the next one never has it.
+    let r = app.admin.delete(&format!("/rooms/{joined}/members/{}", alice.id)).await;
+    expect_status(r, StatusCode::NO_CONTENT).await;
+    one.collect(1, "member_left").await;
+    one.expect_end().await;
+    expect_status(alice.get(&format!("/stream?room_id={joined}")).await, StatusCode::NOT_FOUND).await;
+    let (_, mut last) = SseReader::open(&alice, "", None).await;
+    app.admin.send(joined, "gone").await;
+    app.admin.send(kept, "still").await;
+    let events = last.collect(1, "new_message").await;
+    assert_eq!(events.iter().map(|e| int(&e.data, "room_id")).collect::<Vec<_>>(), [kept]);
+}
+
 #[tokio::test]
 async fn a_room_stream_ends_when_its_member_is_removed_or_disabled() {
     let app = spawn_app().await;

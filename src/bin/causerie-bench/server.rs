@@ -110,6 +110,8 @@ fn server_env(dir: &Path, port: u16, extra: &[(String, String)]) -> Vec<(String,
         ("CAUSERIE_LOG_LEVEL", "warn".into()),
         ("CAUSERIE_ADMIN_PASSWORD", format!("admin-{}", crate::stats::wall_micros())),
         ("CAUSERIE_SHUTDOWN_TIMEOUT_SECONDS", "1".into()),
+        // Every subscriber is the one bench user.
+        ("CAUSERIE_STREAMS_PER_USER", "1000000".into()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))

@@ -1,12 +1,12 @@
 //! The log tail: how the events committed on other nodes reach this node's hub.
 //!
-//! PostgreSQL stays the one source of truth. Each event is rung with
-//! `pg_notify('causerie_events', id)` in its transaction; one dedicated connection per node
-//! (`LISTEN`, never pooled) hears the rings, and a reader reads `id > applied ORDER BY id`
-//! in batches and publishes each event to the hub. A ring only says "read now": a lost one
-//! costs latency (the safety poll reads every `POLL_EVERY` anyway), never an event. On
-//! every (re)connect the listener issues `LISTEN` first, then asks for a read, so that
-//! nothing committed in between is missed.
+//! PostgreSQL stays the one source of truth. Each write transaction that appended events
+//! rings `pg_notify('causerie_events', id)` once, with its last event id; one dedicated
+//! connection per node (`LISTEN`, never pooled) hears the rings, and a reader reads
+//! `id > applied ORDER BY id` in batches and publishes each event to the hub. A ring only
+//! says "read now": a lost one costs latency (the safety poll reads every `POLL_EVERY`
+//! anyway), never an event. On every (re)connect the listener issues `LISTEN` first, then
+//! asks for a read, so that nothing committed in between is missed.
 //!
 //! Local commits and the tail. Event ids commit in id order (the counter row), and the ids
 //! of one transaction, or of one batch of the writer, are consecutive. A node's own commit

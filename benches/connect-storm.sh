@@ -14,7 +14,9 @@
 # first label's median to the second's. "Without presence" is a build of the same source with
 # the announcer not started (see benches/README.md, "Presence in a connect storm").
 # Environment: USERS (10000), GROUP (20), CONCURRENCY (200), SETTLE (2 seconds), OUT (a
-# temporary folder; results.jsonl and the servers' logs go there).
+# temporary folder; results.jsonl and the servers' logs go there), CALLGRIND=1 (the servers run
+# under `valgrind --tool=callgrind`, counts zeroed before the storm and dumped after SETTLE into
+# OUT/callgrind.LABEL-RUN.*; compare their "summary" lines).
 set -euo pipefail
 
 USERS=${USERS:-10000}
@@ -55,21 +57,24 @@ run() {
     rm -rf "$work/run"
     mkdir -p "$work/run/uploads"
     cp "$work/seed.db" "$work/run/causerie.db"
-    local port
+    local port wrap=()
+    if [ "${CALLGRIND:-}" = 1 ]; then
+        wrap=(valgrind --tool=callgrind --separate-threads=no "--callgrind-out-file=$OUT/callgrind.$label-$n.%p")
+    fi
     port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     # Pings every 10 minutes: the storm's cost, not the keep-alives of the streams it opened.
     env CAUSERIE_BIND=127.0.0.1:$port CAUSERIE_DATABASE_URL="sqlite://$work/run/causerie.db" \
         CAUSERIE_UPLOADS_DIR="$work/run/uploads" CAUSERIE_MAX_STREAMS=$((USERS * 2)) \
         CAUSERIE_SSE_PING_SECONDS=600 CAUSERIE_LOG_LEVEL=warn \
-        "$bin" serve >"$OUT/server-$label-$n.log" 2>&1 &
+        ${wrap[@]+"${wrap[@]}"} "$bin" serve >"$OUT/server-$label-$n.log" 2>&1 &
     pid=$!
-    for _ in $(seq 300); do
+    for _ in $(seq 1800); do
         curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
         sleep 0.1
     done
     sleep 1
     local line
-    line=$(python3 "$client" storm "$port" "$pid" "$USERS" "$CONCURRENCY" "$SETTLE")
+    line=$(CONNECT_STORM_CALLGRIND=${CALLGRIND:-} python3 "$client" storm "$port" "$pid" "$USERS" "$CONCURRENCY" "$SETTLE")
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=
@@ -88,14 +93,15 @@ import json, statistics, sys
 runs = [json.loads(l) for l in open(sys.argv[1])]
 labels = list(dict.fromkeys(r["label"] for r in runs))
 medians = {}
-print("| binary | runs | CPU µs per stream opened (median) | each run | presence events read (median) | streams opened |")
-print("|---|---|---|---|---|---|")
+print("| binary | runs | CPU µs per stream opened (median) | each run | storm s (median) | presence events read (median) | streams opened |")
+print("|---|---|---|---|---|---|---|")
 for label in labels:
     mine = [r for r in runs if r["label"] == label]
     per = [r["cpu_us_per_stream"] for r in mine]
     medians[label] = statistics.median(per)
-    print("| %s | %d | %.1f | %s | %d | %s |" % (
+    print("| %s | %d | %.1f | %s | %.2f | %d | %s |" % (
         label, len(mine), medians[label], ", ".join("%.1f" % p for p in per),
+        statistics.median(r["storm_s"] for r in mine),
         statistics.median(r["presence_events"] for r in mine),
         ", ".join(str(r["opened"]) for r in mine)))
 if len(labels) >= 2:

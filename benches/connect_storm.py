@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
 import sys
 import time
 
@@ -70,85 +71,121 @@ def seed(db, users, group):
     conn.close()
 
 
+def callgrind(option, pid):
+    """Under CONNECT_STORM_CALLGRIND=1: zeroes (`-z`) or dumps (`-d`) the server's counts, so
+    that they cover the storm alone."""
+    if os.environ.get("CONNECT_STORM_CALLGRIND") == "1":
+        subprocess.run(["callgrind_control", option, str(pid)], check=True, stdout=subprocess.DEVNULL)
+
+
 def server_cpu(pid):
     fields = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Counts:
-    def __init__(self):
+    def __init__(self, users):
+        self.users = users
         self.opened = 0
         self.failed = []
         self.presence = 0
         self.bytes = 0
-        self.last_open = None
+        self.all_open = asyncio.Event()
+
+    def settled(self):
+        if self.opened + len(self.failed) == self.users:
+            self.all_open.set()
 
 
 PRESENCE = b"event: presence\n"
 
 
-async def one_stream(port, i, gate, counts, all_open, stop):
+class Stream(asyncio.Protocol):
+    """One stream, read by callbacks (cheaper than a coroutine per read, so that the client
+    keeps up with the server): counts `presence` events, keeping a tail of the previous
+    read so that an event split across two reads counts once."""
+
+    def __init__(self, counts, opened):
+        self.counts = counts
+        self.opened = opened  # resolved at the stream's first bytes, or on failure
+        self.head = b""
+        self.tail = b""
+
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        counts = self.counts
+        if not self.opened.done():
+            self.head += data
+            end = self.head.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not self.head.startswith(b"HTTP/1.1 200"):
+                self.fail(self.head.split(b"\r\n", 1)[0].decode(errors="replace"))
+                return
+            data = self.head[end + 4:]
+            self.head = b""
+            if not data:
+                return
+            counts.opened += 1
+            self.opened.set_result(True)
+            counts.settled()
+        counts.bytes += len(data)
+        chunk = self.tail + data
+        counts.presence += chunk.count(PRESENCE)
+        self.tail = chunk[-(len(PRESENCE) - 1):]
+
+    def fail(self, why):
+        if not self.opened.done():
+            self.counts.failed.append(why)
+            self.opened.set_result(False)
+            self.counts.settled()
+        self.transport.close()
+
+    def connection_lost(self, exc):
+        self.fail("closed before the stream's first bytes")
+
+
+async def one_stream(loop, port, i, gate, counts, streams):
     request = (
         "GET /chat/api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         "Authorization: Bearer %s\r\n\r\n" % token(i)
     ).encode()
     async with gate:
+        opened = loop.create_future()
         try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise OSError(head.split(b"\r\n", 1)[0].decode(errors="replace"))
-            first = await reader.read(65536)  # the stream's first bytes: `retry: …`
-            if not first:
-                raise OSError("stream ended at once")
-        except (OSError, asyncio.IncompleteReadError) as error:
+            transport, _ = await loop.create_connection(lambda: Stream(counts, opened), "127.0.0.1", port)
+        except OSError as error:
             counts.failed.append(str(error))
-            if len(counts.failed) + counts.opened == all_open[1]:
-                all_open[0].set()
+            counts.settled()
             return
-    counts.opened += 1
-    counts.last_open = time.monotonic()
-    if counts.opened + len(counts.failed) == all_open[1]:
-        all_open[0].set()
-    # Read until told to stop, counting `presence` events (a tail of the previous chunk is
-    # kept so that an event split across two reads counts once).
-    tail = b""
-    data = first
-    try:
-        while True:
-            counts.bytes += len(data)
-            chunk = tail + data
-            counts.presence += chunk.count(PRESENCE)
-            tail = chunk[-(len(PRESENCE) - 1):]
-            read = asyncio.ensure_future(reader.read(65536))
-            done, _ = await asyncio.wait({read, stop}, return_when=asyncio.FIRST_COMPLETED)
-            if read not in done:
-                read.cancel()
-                break
-            data = read.result()
-            if not data:
-                break
-    finally:
-        writer.close()
+        streams.append(transport)
+        transport.write(request)
+        await opened
 
 
 async def storm(port, pid, users, concurrency, settle):
-    counts = Counts()
+    loop = asyncio.get_running_loop()
+    counts = Counts(users)
     gate = asyncio.Semaphore(concurrency)
-    all_open = (asyncio.Event(), users)
-    stop = asyncio.get_running_loop().create_future()
+    streams = []
+    callgrind("-z", pid)
+    client0 = os.times()
     cpu0, t0 = server_cpu(pid), time.monotonic()
-    tasks = [asyncio.create_task(one_stream(port, i, gate, counts, all_open, stop)) for i in range(users)]
-    await all_open[0].wait()
+    tasks = [asyncio.create_task(one_stream(loop, port, i, gate, counts, streams)) for i in range(users)]
+    await counts.all_open.wait()
     opened_at = time.monotonic()
     await asyncio.sleep(settle)
     cpu1, presence1 = server_cpu(pid), counts.presence
+    client1 = os.times()
+    callgrind("-d", pid)
     # A little longer: whether presence was still being written when CPU was read.
     await asyncio.sleep(3)
     cpu2, presence2 = server_cpu(pid), counts.presence
-    stop.set_result(None)
     await asyncio.gather(*tasks, return_exceptions=True)
+    for transport in streams:
+        transport.close()
     opened = counts.opened
     result = {
         "users": users,
@@ -164,6 +201,7 @@ async def storm(port, pid, users, concurrency, settle):
         "server_cpu_s_3s_later": round(cpu2 - cpu0, 3),
         "presence_events_3s_later": presence2,
         "bytes_read": counts.bytes,
+        "client_cpu_s": round(client1.user + client1.system - client0.user - client0.system, 2),
     }
     print(json.dumps(result), flush=True)
 

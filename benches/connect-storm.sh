@@ -13,7 +13,8 @@
 # copy of the seeded database; the summary gives each label's median and the ratio of the
 # first label's median to the second's. "Without presence" is a build of the same source with
 # the announcer not started (see benches/README.md, "Presence in a connect storm").
-# Environment: USERS (10000), GROUP (20), CONCURRENCY (200), SETTLE (2 seconds), OUT (a
+# Environment: USERS (10000), GROUP (20), CONCURRENCY (200), SETTLE (2 seconds), RATE (streams
+# started per second; 0, the default, starts them as fast as the server takes them), OUT (a
 # temporary folder; results.jsonl and the servers' logs go there), CALLGRIND=1 (the servers run
 # under `valgrind --tool=callgrind`, counts zeroed before the storm and dumped after SETTLE into
 # OUT/callgrind.LABEL-RUN.*; compare their "summary" lines).
@@ -74,7 +75,7 @@ run() {
     done
     sleep 1
     local line
-    line=$(CONNECT_STORM_CALLGRIND=${CALLGRIND:-} python3 "$client" storm "$port" "$pid" "$USERS" "$CONCURRENCY" "$SETTLE")
+    line=$(CONNECT_STORM_CALLGRIND=${CALLGRIND:-} python3 "$client" storm "$port" "$pid" "$USERS" "$CONCURRENCY" "$SETTLE" "${RATE:-0}")
     kill "$pid"
     wait "$pid" 2>/dev/null || true
     pid=

@@ -6,9 +6,11 @@
       token, and two partitions of them into groups of GROUP (consecutive users, then users
       spread by a stride of 37), as benches/presence_storm.rs does.
 
-  connect_storm.py storm PORT SERVER_PID USERS CONCURRENCY SETTLE
-      Opens one all-rooms stream per user (`GET /chat/api/stream`, `Authorization: Bearer`),
-      at most CONCURRENCY at once between the connect and the stream's first bytes, keeps
+  connect_storm.py storm PORT SERVER_PID USERS CONCURRENCY SETTLE [RATE]
+      Opens one all-rooms stream per user (`GET /chat/api/stream`, `Authorization: Bearer`;
+      connection i started at i / RATE seconds when RATE is given and not 0, else as fast as
+      the server takes them), at most CONCURRENCY at once between the connect and the
+      stream's first bytes, keeps
       every stream open and read, and prints one JSON line: the server's CPU (utime + stime
       of /proc/SERVER_PID/stat) from just before the first connect until SETTLE seconds after
       the last stream opened, and the `presence` events the streams carried.
@@ -147,7 +149,9 @@ class Stream(asyncio.Protocol):
         self.fail("closed before the stream's first bytes")
 
 
-async def one_stream(loop, port, i, gate, counts, streams):
+async def one_stream(loop, port, i, gate, counts, streams, start_at):
+    if start_at is not None:
+        await asyncio.sleep(start_at - loop.time())
     request = (
         "GET /chat/api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
         "Authorization: Bearer %s\r\n\r\n" % token(i)
@@ -165,7 +169,7 @@ async def one_stream(loop, port, i, gate, counts, streams):
         await opened
 
 
-async def storm(port, pid, users, concurrency, settle):
+async def storm(port, pid, users, concurrency, settle, rate):
     loop = asyncio.get_running_loop()
     counts = Counts(users)
     gate = asyncio.Semaphore(concurrency)
@@ -173,7 +177,13 @@ async def storm(port, pid, users, concurrency, settle):
     callgrind("-z", pid)
     client0 = os.times()
     cpu0, t0 = server_cpu(pid), time.monotonic()
-    tasks = [asyncio.create_task(one_stream(loop, port, i, gate, counts, streams)) for i in range(users)]
+    begin = loop.time()
+    tasks = [
+        asyncio.create_task(
+            one_stream(loop, port, i, gate, counts, streams, begin + i / rate if rate > 0 else None)
+        )
+        for i in range(users)
+    ]
     await counts.all_open.wait()
     opened_at = time.monotonic()
     await asyncio.sleep(settle)
@@ -190,6 +200,7 @@ async def storm(port, pid, users, concurrency, settle):
     result = {
         "users": users,
         "concurrency": concurrency,
+        "rate": rate,
         "opened": opened,
         "failed": len(counts.failed),
         "failures": sorted(set(counts.failed))[:5],
@@ -212,7 +223,8 @@ def main():
         seed(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif mode == "storm":
         port, pid, users, concurrency = (int(a) for a in sys.argv[2:6])
-        asyncio.run(storm(port, pid, users, concurrency, float(sys.argv[6])))
+        rate = float(sys.argv[7]) if len(sys.argv) > 7 else 0
+        asyncio.run(storm(port, pid, users, concurrency, float(sys.argv[6]), rate))
     else:
         sys.exit(__doc__)
 

@@ -34,14 +34,17 @@ pub fn insert(conn: &mut DbConn, event: &NewEvent<'_>) -> QueryResult<i64> {
                 #[diesel(sql_type = BigInt)]
                 id: i64,
             }
-            let appended: Appended = diesel::sql_query(PG_APPEND)
-                .bind::<BigInt, _>(event.room_id.get())
-                .bind::<Text, _>(event.kind.as_str())
-                .bind::<Text, _>(event.payload)
-                .bind::<Nullable<BigInt>, _>(event.target_user_id.map(|u| u.get()))
-                .bind::<BigInt, _>(created_at)
-                .bind::<Nullable<BigInt>, _>(event.message_id.map(|m| m.get()))
-                .get_result(c)?;
+            struct Append;
+            let appended: Appended = super::prepared::prepared::<Append, _>(
+                diesel::sql_query(PG_APPEND)
+                    .bind::<BigInt, _>(event.room_id.get())
+                    .bind::<Text, _>(event.kind.as_str())
+                    .bind::<Text, _>(event.payload)
+                    .bind::<Nullable<BigInt>, _>(event.target_user_id.map(|u| u.get()))
+                    .bind::<BigInt, _>(created_at)
+                    .bind::<Nullable<BigInt>, _>(event.message_id.map(|m| m.get())),
+            )
+            .get_result(c)?;
             // The other nodes' doorbell, rung at commit (and dropped with a rolled-back
             // savepoint): the id only, never the event. Once for a whole batch of the writer.
             if !BatchRing::note(appended.id) {

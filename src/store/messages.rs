@@ -46,16 +46,19 @@ pub fn insert_sent(
         #[diesel(sql_type = BigInt)]
         id: i64,
     }
-    let inserted: Inserted = diesel::sql_query(PG_INSERT_SENT)
-        .bind::<BigInt, _>(new.room_id.get())
-        .bind::<BigInt, _>(new.sender_id.get())
-        .bind::<Text, _>(new.content)
-        .bind::<Text, _>(new.message_type.as_str())
-        .bind::<Nullable<BigInt>, _>(new.reply_to_id.map(|m| m.get()))
-        .bind::<BigInt, _>(new.created_at)
-        .bind::<Text, _>(html)
-        .bind::<diesel::sql_types::Bool, _>(mentions_room)
-        .get_result(c)?;
+    struct InsertSent;
+    let inserted: Inserted = super::prepared::prepared::<InsertSent, _>(
+        diesel::sql_query(PG_INSERT_SENT)
+            .bind::<BigInt, _>(new.room_id.get())
+            .bind::<BigInt, _>(new.sender_id.get())
+            .bind::<Text, _>(new.content)
+            .bind::<Text, _>(new.message_type.as_str())
+            .bind::<Nullable<BigInt>, _>(new.reply_to_id.map(|m| m.get()))
+            .bind::<BigInt, _>(new.created_at)
+            .bind::<Text, _>(html)
+            .bind::<diesel::sql_types::Bool, _>(mentions_room),
+    )
+    .get_result(c)?;
     Ok(MessageRow {
         id: MessageId(inserted.id),
         room_id: new.room_id,

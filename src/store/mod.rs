@@ -47,6 +47,7 @@ pub mod users;
 mod checkpoint;
 mod connection;
 mod db;
+mod prepared;
 mod url;
 mod writer;
 

@@ -94,6 +94,15 @@ impl BatchRing {
         BATCH_RING.with(|r| r.get()).filter(|&id| id > 0)
     }
 
+    /// Rings the other nodes once for what the transaction appended, with its last id;
+    /// nothing when it appended no event.
+    pub(super) fn ring(conn: &mut DbConn) -> QueryResult<()> {
+        match Self::last() {
+            Some(last) => ring(conn, EVENTS_CHANNEL, &last.to_string()),
+            None => Ok(()),
+        }
+    }
+
     /// Back to what `last` said before a job whose changes were undone.
     pub(super) fn reset(to: Option<i64>) {
         BATCH_RING.with(|r| r.set(Some(to.unwrap_or(0))));

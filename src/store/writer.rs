@@ -183,10 +183,7 @@ fn run_pg_batch(conn: &mut DbConn, batch: &mut [Box<dyn WriteJob>]) -> Batch {
                 conn.batch_execute(UNDO_JOB)?;
             }
         }
-        match events::BatchRing::last() {
-            Some(last) => events::ring(conn, events::EVENTS_CHANNEL, &last.to_string()),
-            None => Ok(()),
-        }
+        events::BatchRing::ring(conn)
     });
     match outcome {
         Ok(()) => Batch::Committed,
@@ -213,9 +210,7 @@ where
             return conn.transaction(|conn| {
                 let _ring = events::BatchRing::start();
                 let value = f(conn)?;
-                if let Some(last) = events::BatchRing::last() {
-                    events::ring(conn, events::EVENTS_CHANNEL, &last.to_string())?;
-                }
+                events::BatchRing::ring(conn)?;
                 Ok(value)
             })
         }

@@ -1,6 +1,6 @@
 //! The per-room broadcast channels and the registry of open streams.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -151,26 +151,75 @@ impl Default for Membership {
 }
 
 impl Membership {
-    fn change(&mut self, room_id: i64, joined: bool) {
+    /// Applies a change; true when a known set of rooms gained or lost the room.
+    fn change(&mut self, room_id: i64, joined: bool) -> bool {
         match self {
             Self::Reading(changes) if changes.len() >= MAX_CHANGES_WHILE_READING => *self = Self::Unknown,
             Self::Reading(changes) => changes.push((room_id, joined)),
             Self::Known(rooms) => {
-                if joined && !rooms.contains(&room_id) {
+                let had = rooms.contains(&room_id);
+                if joined && !had {
                     rooms.push(room_id);
-                } else if !joined {
+                } else if !joined && had {
                     rooms.retain(|r| *r != room_id);
                 }
+                return joined != had;
             }
             Self::Unknown => {}
         }
+        false
     }
+}
+
+/// Who listens in each room: the users with a stream open on this node whose rooms the hub
+/// knows, kept with their `Membership::Known` sets. Presence finds its audience here without
+/// reading the database.
+#[derive(Default)]
+struct Listeners(HashMap<i64, HashSet<i64>>);
+
+impl Listeners {
+    fn add(&mut self, room_id: i64, user_id: i64) {
+        self.0.entry(room_id).or_default().insert(user_id);
+    }
+
+    fn remove(&mut self, room_id: i64, user_id: i64) {
+        if let Some(users) = self.0.get_mut(&room_id) {
+            users.remove(&user_id);
+            if users.is_empty() {
+                self.0.remove(&room_id);
+            }
+        }
+    }
+
+    /// Each user listening in the room but `changed`, told of change `c`.
+    fn hear(&self, room_id: i64, changed: i64, c: usize, told: &mut Vec<(i64, usize)>) {
+        let Some(users) = self.0.get(&room_id) else { return };
+        told.extend(users.iter().filter(|&&user| user != changed).map(|&user| (user, c)));
+    }
+}
+
+/// Who hears presence changes, as far as the hub knows it (`Hub::presence_audience`).
+#[derive(Debug, Default)]
+pub struct Audience {
+    /// (user told, index of the change): unsorted, a pair may repeat.
+    pub told: Vec<(i64, usize)>,
+    /// The changes of users whose rooms the hub does not know: no stream open here, or
+    /// their first stream's read still under way.
+    pub rooms_unknown: Vec<usize>,
+    /// Users with a stream open whose rooms the hub does not know yet.
+    pub unsettled: Vec<i64>,
+    /// (room, index of the change) for the changes whose rooms the hub knows; filled only
+    /// when `unsettled` is not empty, which needs them.
+    pub rooms: Vec<(i64, usize)>,
 }
 
 #[derive(Default)]
 struct Inner {
     rooms: HashMap<i64, broadcast::Sender<Arc<Event>>>,
     streams: HashMap<i64, UserStreams>,
+    listeners: Listeners,
+    /// Users with a stream open whose rooms are not `Membership::Known`.
+    unsettled: HashSet<i64>,
     /// The id of the last stored event published: what an ephemeral event follows.
     last_published: i64,
     /// Streams registered, all users together.
@@ -280,9 +329,11 @@ impl Hub {
                 }
                 Notice::Joined { room_id, user_id } => {
                     let capacity = self.capacity;
-                    let Inner { rooms, streams, .. } = &mut *inner;
+                    let Inner { rooms, streams, listeners, .. } = &mut *inner;
                     let Some(user) = streams.get_mut(&user_id) else { continue };
-                    user.rooms.change(room_id, true);
+                    if user.rooms.change(room_id, true) {
+                        listeners.add(room_id, user_id);
+                    }
                     for entry in &user.entries {
                         if entry.scope == Scope::AllRooms {
                             let receiver = room_sender(rooms, room_id, capacity).subscribe();
@@ -291,8 +342,11 @@ impl Hub {
                     }
                 }
                 Notice::Left { room_id, user_id, last_event_id } => {
-                    let Some(user) = inner.streams.get_mut(&user_id) else { continue };
-                    user.rooms.change(room_id, false);
+                    let Inner { streams, listeners, .. } = &mut *inner;
+                    let Some(user) = streams.get_mut(&user_id) else { continue };
+                    if user.rooms.change(room_id, false) {
+                        listeners.remove(room_id, user_id);
+                    }
                     for entry in &user.entries {
                         if entry.scope == Scope::AllRooms || entry.scope == Scope::Room(room_id) {
                             entry.control.send(Control::Remove { room_id, last_event_id });
@@ -334,10 +388,38 @@ impl Hub {
         }
     }
 
-    /// Keeps the users who have a stream open on this node.
-    pub fn retain_listening(&self, users: &mut Vec<i64>) {
+    /// Who hears a change of each of these users (presence): the users with a stream open
+    /// here who share a room with them, as far as the hub knows their rooms. What it does not
+    /// know, it names: the changed users whose rooms it does not know, and the users listening
+    /// whose rooms it does not know yet; `listeners_in` completes the answer from the
+    /// database's.
+    pub fn presence_audience(&self, changed: &[i64]) -> Audience {
         let inner = self.lock();
-        users.retain(|user_id| inner.streams.get(user_id).is_some_and(|u| !u.entries.is_empty()));
+        let mut audience = Audience { unsettled: inner.unsettled.iter().copied().collect(), ..Audience::default() };
+        for (c, &user_id) in changed.iter().enumerate() {
+            match inner.streams.get(&user_id).map(|u| &u.rooms) {
+                Some(Membership::Known(rooms)) => {
+                    for &room_id in rooms {
+                        inner.listeners.hear(room_id, user_id, c, &mut audience.told);
+                        if !audience.unsettled.is_empty() {
+                            audience.rooms.push((room_id, c));
+                        }
+                    }
+                }
+                _ => audience.rooms_unknown.push(c),
+            }
+        }
+        audience
+    }
+
+    /// Who listens in these rooms, for changes the hub did not know the rooms of: each
+    /// `(room, change)` adds `(user told, change)` for every user with a stream open here
+    /// whose rooms the hub knows and include the room, but the changed user.
+    pub fn listeners_in(&self, rooms: &[(i64, usize)], changed: &[i64], told: &mut Vec<(i64, usize)>) {
+        let inner = self.lock();
+        for &(room_id, c) in rooms {
+            inner.listeners.hear(room_id, changed[c], c, told);
+        }
     }
 
     /// Sends frames that are not stored (presence) to every open stream of each user: one
@@ -382,6 +464,9 @@ impl Hub {
             control.send(Control::Close);
         }
         mine.push(StreamEntry { id, scope, credential, control: control.clone() });
+        if mine.len() == 1 {
+            inner.unsettled.insert(user_id);
+        }
         inner.open += 1;
         drop(inner);
         self.presence.stream_opened(user_id);
@@ -423,13 +508,22 @@ impl Hub {
     /// applied over them, in order.
     pub fn rooms_read(&self, user_id: i64, read: &[i64]) {
         let mut inner = self.lock();
-        let Some(user) = inner.streams.get_mut(&user_id) else { return };
+        let Inner { streams, listeners, unsettled, .. } = &mut *inner;
+        let Some(user) = streams.get_mut(&user_id) else { return };
         if let Membership::Reading(changes) = &user.rooms {
             let mut rooms = Membership::Known(read.to_vec());
             for &(room_id, joined) in changes {
                 rooms.change(room_id, joined);
             }
+            if let Membership::Known(known) = &mut rooms {
+                known.sort_unstable();
+                known.dedup();
+                for &room_id in known.iter() {
+                    listeners.add(room_id, user_id);
+                }
+            }
             user.rooms = rooms;
+            unsettled.remove(&user_id);
         }
     }
 
@@ -509,10 +603,17 @@ fn room_sender(
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut inner = self.hub.lock();
-        if let Some(user) = inner.streams.get_mut(&self.user_id) {
+        let Inner { streams, listeners, unsettled, .. } = &mut *inner;
+        if let Some(user) = streams.get_mut(&self.user_id) {
             user.entries.retain(|e| e.id != self.id);
             if user.entries.is_empty() {
-                inner.streams.remove(&self.user_id);
+                if let Membership::Known(rooms) = &user.rooms {
+                    for &room_id in rooms {
+                        listeners.remove(room_id, self.user_id);
+                    }
+                }
+                unsettled.remove(&self.user_id);
+                streams.remove(&self.user_id);
             }
         }
         inner.open = inner.open.saturating_sub(1);
@@ -612,6 +713,55 @@ mod tests {
         assert!(hub.subscribe_known(1, Scope::AllRooms).is_none());
         let _again = hub.register(1, Scope::AllRooms, 0).unwrap();
         assert!(hub.subscribe_known(1, Scope::AllRooms).is_none());
+    }
+
+    fn sorted(mut told: Vec<(i64, usize)>) -> Vec<(i64, usize)> {
+        told.sort_unstable();
+        told.dedup();
+        told
+    }
+
+    #[test]
+    fn the_audience_of_presence_follows_the_known_rooms_of_those_listening() {
+        let hub = Hub::new(16, StreamLimits::NONE);
+        let one = hub.register(1, Scope::AllRooms, 0).unwrap();
+        let two = hub.register(2, Scope::Room(10), 0).unwrap();
+        let _three = hub.register(3, Scope::AllRooms, 0).unwrap();
+        hub.rooms_read(1, &[10, 11]);
+        hub.rooms_read(2, &[10]);
+        hub.rooms_read(3, &[12]);
+
+        // User 4 has no stream here: the hub does not know their rooms.
+        let audience = hub.presence_audience(&[1, 4]);
+        assert_eq!(sorted(audience.told), [(2, 0)], "a change is not told to the user it is about");
+        assert_eq!(audience.rooms_unknown, [1]);
+        assert!(audience.unsettled.is_empty() && audience.rooms.is_empty());
+        // Their rooms read from the database: whoever listens there, but them.
+        let mut told = Vec::new();
+        hub.listeners_in(&[(12, 1), (11, 1), (99, 1)], &[1, 4], &mut told);
+        assert_eq!(sorted(told), [(1, 1), (3, 1)]);
+
+        // Membership changes keep the audience current.
+        hub.publish(vec![joined(12, 2), left(10, 2)]);
+        assert!(sorted(hub.presence_audience(&[1]).told).is_empty(), "2 left the only room shared with 1");
+        assert_eq!(sorted(hub.presence_audience(&[3]).told), [(2, 0)], "2 joined 3's room");
+
+        // A stream whose rooms are being read is named, with the rooms of the known changes.
+        let _five = hub.register(5, Scope::AllRooms, 0).unwrap();
+        let audience = hub.presence_audience(&[3, 5]);
+        assert_eq!(audience.unsettled, [5]);
+        assert_eq!(audience.rooms_unknown, [1], "5's own rooms are not known yet");
+        assert_eq!(audience.rooms, [(12, 0)]);
+        hub.rooms_read(5, &[12]);
+        let audience = hub.presence_audience(&[3]);
+        assert!(audience.unsettled.is_empty());
+        assert_eq!(sorted(audience.told), [(2, 0), (5, 0)]);
+
+        // The last stream of a user closes: they hear nothing more.
+        drop(two);
+        assert_eq!(sorted(hub.presence_audience(&[3]).told), [(5, 0)]);
+        drop(one);
+        assert!(!hub.lock().listeners.0.contains_key(&10), "an empty room is forgotten");
     }
 
     #[test]

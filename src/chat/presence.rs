@@ -9,13 +9,20 @@ use bytes::{Bytes, BytesMut};
 use super::cluster::NodeNotice;
 use super::Chat;
 use crate::broker::sse;
+use crate::broker::Audience;
 use crate::domain::views::PresenceChanged;
 use crate::domain::{EventKind, UserId};
+use crate::error::ApiError;
 use crate::store::rooms;
 
-/// Changes are gathered this long before their audience is read: a connect storm costs one
-/// audience query per batch rather than one per stream.
+/// Changes are gathered this long before they are announced: in a connect storm a stream is
+/// told once per batch rather than once per person who came online.
 const BATCH_WINDOW: Duration = Duration::from_millis(100);
+/// While a storm is under way (the last batch had at least `STORM_CHANGES` changes), changes
+/// gather for `STORM_WINDOW`: each stream then wakes and writes a few times in the storm
+/// rather than ten times a second, and people still see who came online within a second.
+const STORM_CHANGES: usize = 256;
+const STORM_WINDOW: Duration = Duration::from_secs(1);
 
 /// How often a node reminds the others who is online on it, and how long they believe it
 /// without a reminder (a node that stopped without a word stops counting then).
@@ -59,10 +66,12 @@ fn tell(chat: &Chat, online: bool, users: Vec<i64>) {
 /// Announces presence changes for as long as the server runs.
 pub fn spawn_announcer(chat: Chat) {
     tokio::spawn(async move {
+        let mut window = BATCH_WINDOW;
         loop {
             let mut changes = chat.hub.presence.changes().await;
-            tokio::time::sleep(BATCH_WINDOW).await;
+            tokio::time::sleep(window).await;
             changes.extend(chat.hub.presence.take_ready());
+            window = if changes.len() >= STORM_CHANGES { STORM_WINDOW } else { BATCH_WINDOW };
             announce(&chat, changes).await;
         }
     });
@@ -77,38 +86,17 @@ pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
     if changed.is_empty() {
         return;
     }
-    let users: Vec<UserId> = changed.iter().map(|&(id, _)| UserId(id)).collect();
-    let pairs = match chat.read(move |conn| Ok(rooms::members_of_rooms_of(conn, &users)?)).await {
-        Ok(pairs) => pairs,
+    let ids: Vec<i64> = changed.iter().map(|&(id, _)| id).collect();
+    let told = match audience(chat, &ids).await {
+        Ok(told) => told,
         Err(error) => {
             tracing::warn!(?error, "reading the audience of presence changes");
             return;
         }
     };
-    // Only streams open on this node are told here; each node tells its own.
-    let mut listening: Vec<i64> = pairs.iter().map(|(_, user)| user.get()).collect();
-    listening.sort_unstable();
-    listening.dedup();
-    chat.hub.retain_listening(&mut listening);
-    if listening.is_empty() {
+    if told.is_empty() {
         return;
     }
-    // (user told, index of the change in `changed`), each pair once at the end.
-    let mut told: Vec<(i64, usize)> = Vec::new();
-    let mut here: Vec<usize> = Vec::new();
-    for room in pairs.chunk_by(|a, b| a.0 == b.0) {
-        here.clear();
-        here.extend(room.iter().filter_map(|(_, user)| changed.binary_search_by_key(&user.get(), |c| c.0).ok()));
-        for (_, member) in room {
-            let member = member.get();
-            if listening.binary_search(&member).is_err() {
-                continue;
-            }
-            told.extend(here.iter().filter(|&&c| changed[c].0 != member).map(|&c| (member, c)));
-        }
-    }
-    told.sort_unstable();
-    told.dedup();
     let kind = EventKind::Presence.as_str();
     let frames: Vec<Bytes> = changed
         .iter()
@@ -134,6 +122,43 @@ pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
     chat.hub.publish_to_each(deliveries);
 }
 
+/// Who hears each change, as `(user told, index in ids)`, sorted, each pair once: the users
+/// with a stream open on this node (each node tells its own) who share a room with the
+/// changed user. The hub knows the rooms of everyone with a stream open here once their
+/// first stream has read them; one query reads the rest: those of users with no stream
+/// here (gone offline, or online on another node) and of users whose first stream is still
+/// reading them.
+async fn audience(chat: &Chat, ids: &[i64]) -> Result<Vec<(i64, usize)>, ApiError> {
+    let Audience { mut told, rooms_unknown, unsettled, mut rooms } = chat.hub.presence_audience(ids);
+    if !rooms_unknown.is_empty() || !unsettled.is_empty() {
+        let mut users: Vec<UserId> =
+            rooms_unknown.iter().map(|&c| UserId(ids[c])).chain(unsettled.iter().map(|&u| UserId(u))).collect();
+        users.sort_unstable();
+        users.dedup();
+        let read = chat.read(move |conn| Ok(rooms::rooms_of_members(conn, &users)?)).await?;
+        let rooms_of = |user: i64| {
+            let start = read.partition_point(|(u, _)| u.get() < user);
+            read[start..].iter().take_while(move |(u, _)| u.get() == user).map(|(_, room)| room.get())
+        };
+        let read_rooms: Vec<(i64, usize)> =
+            rooms_unknown.iter().flat_map(|&c| rooms_of(ids[c]).map(move |room| (room, c))).collect();
+        chat.hub.listeners_in(&read_rooms, ids, &mut told);
+        // Those still reading their rooms: told of the changes in any room of theirs.
+        rooms.extend(read_rooms);
+        rooms.sort_unstable();
+        for &listener in &unsettled {
+            for room in rooms_of(listener) {
+                let start = rooms.partition_point(|&(r, _)| r < room);
+                let here = rooms[start..].iter().take_while(|&&(r, _)| r == room);
+                told.extend(here.filter(|&&(_, c)| ids[c] != listener).map(|&(_, c)| (listener, c)));
+            }
+        }
+    }
+    told.sort_unstable();
+    told.dedup();
+    Ok(told)
+}
+
 /// One change per user, sorted by user: the latest state of each wins.
 fn latest(changes: Vec<(i64, bool)>) -> Vec<(i64, bool)> {
     let mut latest: Vec<(i64, bool)> = changes.into_iter().rev().collect();
@@ -141,4 +166,85 @@ fn latest(changes: Vec<(i64, bool)>) -> Vec<(i64, bool)> {
     latest.sort_by_key(|&(user_id, _)| user_id);
     latest.dedup_by_key(|&mut (user_id, _)| user_id);
     latest
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use diesel::Connection;
+
+    use super::*;
+    use crate::broker::Scope;
+    use crate::config::Settings;
+    use crate::domain::{Permission, Role, RoomType};
+    use crate::store::models::{NewRoom, NewUser};
+    use crate::store::{now_micros, users, DatabaseUrl, Db};
+
+    /// Three users: `a` and `b` share a room, `c` is alone in another.
+    fn seeded(dir: &std::path::Path) -> (Db, [i64; 3], [i64; 2]) {
+        let url = DatabaseUrl::parse(&format!("sqlite://{}/p.db", dir.display())).unwrap();
+        let db = Db::connect(&url, 2).unwrap();
+        let mut conn = db.get().unwrap();
+        let now = now_micros();
+        let seeded = conn.transaction::<_, diesel::result::Error, _>(|conn| {
+            let mut people = [0; 3];
+            for (i, name) in ["a", "b", "c"].into_iter().enumerate() {
+                let user = NewUser {
+                    username: name,
+                    display_name: name,
+                    password_hash: "x",
+                    is_admin: false,
+                    disabled: false,
+                    created_at: now,
+                };
+                people[i] = users::insert(conn, &user, &[Permission::Read])?.id.get();
+            }
+            let mut places = [0; 2];
+            for (i, members) in [&people[..2], &people[2..]].into_iter().enumerate() {
+                let room = NewRoom {
+                    name: "g",
+                    room_type: RoomType::Group,
+                    created_by_id: UserId(people[0]),
+                    direct_key: None,
+                    created_at: now,
+                    updated_at: now,
+                    last_activity_at: now,
+                };
+                let room_id = rooms::insert(conn, &room)?.id;
+                for &member in members {
+                    rooms::add_member(conn, room_id, UserId(member), Role::Member, now)?;
+                }
+                places[i] = room_id.get();
+            }
+            Ok((people, places))
+        });
+        let (people, places) = seeded.unwrap();
+        drop(conn);
+        (db, people, places)
+    }
+
+    #[tokio::test]
+    async fn the_audience_is_read_from_the_database_where_the_hub_does_not_know_the_rooms() {
+        let dir = tempfile::tempdir().unwrap();
+        let (db, [a, b, c], [shared, alone]) = seeded(dir.path());
+        let chat = Chat::new(Arc::new(Settings::default()), db);
+        // `b` listens, their rooms not read yet; `c` listens, rooms known; `a` has no stream.
+        let _b = chat.hub.register(b, Scope::AllRooms, 0).unwrap();
+        let _c = chat.hub.register(c, Scope::AllRooms, 0).unwrap();
+        chat.hub.rooms_read(c, &[alone]);
+        assert_eq!(audience(&chat, &[a]).await.unwrap(), [(b, 0)]);
+        assert_eq!(audience(&chat, &[c]).await.unwrap(), []);
+
+        // `a` known now, `b` still reading: `b` hears `a` through `a`'s known rooms.
+        let _a = chat.hub.register(a, Scope::AllRooms, 0).unwrap();
+        chat.hub.rooms_read(a, &[shared]);
+        assert_eq!(audience(&chat, &[a, c]).await.unwrap(), [(b, 0)]);
+        assert_eq!(audience(&chat, &[b]).await.unwrap(), [(a, 0)]);
+
+        // Everyone known: from memory alone, the same answers.
+        chat.hub.rooms_read(b, &[shared]);
+        assert!(chat.hub.presence_audience(&[a, b, c]).rooms_unknown.is_empty());
+        assert_eq!(audience(&chat, &[a, b, c]).await.unwrap(), [(a, 1), (b, 0)]);
+    }
 }

@@ -179,30 +179,18 @@ pub fn member_record(conn: &mut DbConn, room_id: RoomId, user_id: UserId) -> Que
         .get_result(conn)
 }
 
-/// The members of every room that any of these users is in, as `(room, user)` ordered by
-/// room then user, each pair once: who shares a room with them. Two queries per thousand
-/// users (bound parameters are limited in number), for a whole batch of presence changes;
-/// the `(room_id, user_id)` unique index gives the second its order.
-pub fn members_of_rooms_of(conn: &mut DbConn, people: &[UserId]) -> QueryResult<Vec<(RoomId, UserId)>> {
+/// The rooms of each of these people, as `(user, room)` ordered by user: what presence needs
+/// of those the hub does not know the rooms of.
+pub fn rooms_of_members(conn: &mut DbConn, people: &[UserId]) -> QueryResult<Vec<(UserId, RoomId)>> {
     const CHUNK: usize = 1000;
-    let mut theirs: Vec<RoomId> = Vec::new();
+    let mut pairs: Vec<(UserId, RoomId)> = Vec::new();
     for chunk in people.chunks(CHUNK) {
-        let found: Vec<RoomId> = per_backend!(conn, |c| chat_room_members::table
+        let found: Vec<(UserId, RoomId)> = per_backend!(conn, |c| chat_room_members::table
             .filter(chat_room_members::user_id.eq_any(chunk))
-            .select(chat_room_members::room_id)
-            .load(c))?;
-        theirs.extend(found);
-    }
-    theirs.sort_unstable();
-    theirs.dedup();
-    let mut pairs: Vec<(RoomId, UserId)> = Vec::new();
-    for chunk in theirs.chunks(CHUNK) {
-        let found: Vec<(RoomId, UserId)> = per_backend!(conn, |c| chat_room_members::table
-            .filter(chat_room_members::room_id.eq_any(chunk))
-            .select((chat_room_members::room_id, chat_room_members::user_id))
-            .order((chat_room_members::room_id, chat_room_members::user_id))
+            .select((chat_room_members::user_id, chat_room_members::room_id))
             .load(c))?;
         pairs.extend(found);
     }
+    pairs.sort_unstable();
     Ok(pairs)
 }

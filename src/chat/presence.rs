@@ -105,30 +105,33 @@ pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
             sse::frame(None, kind, &serde_json::to_string(&data).unwrap_or_else(|_| "{}".into()))
         })
         .collect();
-    let mut deliveries: Vec<(i64, Bytes)> = Vec::new();
-    for mine in told.chunk_by(|a, b| a.0 == b.0) {
-        let frame = match mine {
-            [(_, only)] => frames[*only].clone(),
-            _ => {
-                let mut joined = BytesMut::with_capacity(mine.iter().map(|&(_, c)| frames[c].len()).sum());
-                for &(_, c) in mine {
-                    joined.extend_from_slice(&frames[c]);
+    let deliveries: Vec<(i64, Bytes)> = told
+        .into_iter()
+        .map(|(user_id, heard)| {
+            let frame = match heard[..] {
+                [only] => frames[only].clone(),
+                _ => {
+                    let mut joined = BytesMut::with_capacity(heard.iter().map(|&c| frames[c].len()).sum());
+                    for &c in &heard {
+                        joined.extend_from_slice(&frames[c]);
+                    }
+                    joined.freeze()
                 }
-                joined.freeze()
-            }
-        };
-        deliveries.push((mine[0].0, frame));
-    }
+            };
+            (user_id, frame)
+        })
+        .collect();
     chat.hub.publish_to_each(deliveries);
 }
 
-/// Who hears each change, as `(user told, index in ids)`, sorted, each pair once: the users
+/// Who hears which changes: each user told, with the indexes in `ids` of the changes they
+/// hear, ascending, each once (grouped by hashing: a storm's pairs are too many to sort); the users
 /// with a stream open on this node (each node tells its own) who share a room with the
 /// changed user. The hub knows the rooms of everyone with a stream open here once their
 /// first stream has read them; one query reads the rest: those of users with no stream
 /// here (gone offline, or online on another node) and of users whose first stream is still
 /// reading them.
-async fn audience(chat: &Chat, ids: &[i64]) -> Result<Vec<(i64, usize)>, ApiError> {
+async fn audience(chat: &Chat, ids: &[i64]) -> Result<HashMap<i64, Vec<usize>>, ApiError> {
     let Audience { mut told, rooms_unknown, unsettled, mut rooms } = chat.hub.presence_audience(ids);
     if !rooms_unknown.is_empty() || !unsettled.is_empty() {
         let mut users: Vec<UserId> =
@@ -154,9 +157,15 @@ async fn audience(chat: &Chat, ids: &[i64]) -> Result<Vec<(i64, usize)>, ApiErro
             }
         }
     }
-    told.sort_unstable();
-    told.dedup();
-    Ok(told)
+    let mut heard: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (user_id, c) in told {
+        heard.entry(user_id).or_default().push(c);
+    }
+    for changes in heard.values_mut() {
+        changes.sort_unstable();
+        changes.dedup();
+    }
+    Ok(heard)
 }
 
 /// One change per user, sorted by user: the latest state of each wins.
@@ -224,6 +233,15 @@ mod tests {
         (db, people, places)
     }
 
+    /// `audience` as sorted `(user told, change)` pairs.
+    async fn pairs(chat: &Chat, ids: &[i64]) -> Vec<(i64, usize)> {
+        let heard = audience(chat, ids).await.unwrap();
+        let mut pairs: Vec<(i64, usize)> =
+            heard.into_iter().flat_map(|(user, changes)| changes.into_iter().map(move |c| (user, c))).collect();
+        pairs.sort_unstable();
+        pairs
+    }
+
     #[tokio::test]
     async fn the_audience_is_read_from_the_database_where_the_hub_does_not_know_the_rooms() {
         let dir = tempfile::tempdir().unwrap();
@@ -233,18 +251,18 @@ mod tests {
         let _b = chat.hub.register(b, Scope::AllRooms, 0).unwrap();
         let _c = chat.hub.register(c, Scope::AllRooms, 0).unwrap();
         chat.hub.rooms_read(c, &[alone]);
-        assert_eq!(audience(&chat, &[a]).await.unwrap(), [(b, 0)]);
-        assert_eq!(audience(&chat, &[c]).await.unwrap(), []);
+        assert_eq!(pairs(&chat, &[a]).await, [(b, 0)]);
+        assert_eq!(pairs(&chat, &[c]).await, []);
 
         // `a` known now, `b` still reading: `b` hears `a` through `a`'s known rooms.
         let _a = chat.hub.register(a, Scope::AllRooms, 0).unwrap();
         chat.hub.rooms_read(a, &[shared]);
-        assert_eq!(audience(&chat, &[a, c]).await.unwrap(), [(b, 0)]);
-        assert_eq!(audience(&chat, &[b]).await.unwrap(), [(a, 0)]);
+        assert_eq!(pairs(&chat, &[a, c]).await, [(b, 0)]);
+        assert_eq!(pairs(&chat, &[b]).await, [(a, 0)]);
 
         // Everyone known: from memory alone, the same answers.
         chat.hub.rooms_read(b, &[shared]);
         assert!(chat.hub.presence_audience(&[a, b, c]).rooms_unknown.is_empty());
-        assert_eq!(audience(&chat, &[a, b, c]).await.unwrap(), [(a, 1), (b, 0)]);
+        assert_eq!(pairs(&chat, &[a, b, c]).await, [(a, 1), (b, 0)]);
     }
 }

@@ -191,26 +191,23 @@ impl Listeners {
         }
     }
 
-    /// Each user listening in the room but `changed`, told of change `c`.
-    fn hear(&self, room_id: i64, changed: i64, c: usize, told: &mut Vec<(i64, usize)>) {
-        let Some(users) = self.0.get(&room_id) else { return };
-        told.extend(users.iter().filter(|&&user| user != changed).map(|&user| (user, c)));
+    fn of(&self, room_id: i64) -> impl Iterator<Item = i64> + '_ {
+        self.0.get(&room_id).into_iter().flatten().copied()
     }
 }
 
-/// Who hears presence changes, as far as the hub knows it (`Hub::presence_audience`).
+/// The rooms of users whose presence changed, as far as the hub knows them
+/// (`Hub::presence_rooms`).
 #[derive(Debug, Default)]
-pub struct Audience {
-    /// (user told, index of the change): unsorted, a pair may repeat.
-    pub told: Vec<(i64, usize)>,
+pub struct PresenceRooms {
+    /// (room, index of the change) for the changed users whose rooms the hub knows.
+    pub rooms: Vec<(i64, usize)>,
     /// The changes of users whose rooms the hub does not know: no stream open here, or
     /// their first stream's read still under way.
-    pub rooms_unknown: Vec<usize>,
-    /// Users with a stream open whose rooms the hub does not know yet.
+    pub unknown: Vec<usize>,
+    /// Users with a stream open whose rooms the hub does not know yet: they may share a
+    /// room with anyone.
     pub unsettled: Vec<i64>,
-    /// (room, index of the change) for the changes whose rooms the hub knows; filled only
-    /// when `unsettled` is not empty, which needs them.
-    pub rooms: Vec<(i64, usize)>,
 }
 
 #[derive(Default)]
@@ -388,38 +385,30 @@ impl Hub {
         }
     }
 
-    /// Who hears a change of each of these users (presence): the users with a stream open
-    /// here who share a room with them, as far as the hub knows their rooms. What it does not
-    /// know, it names: the changed users whose rooms it does not know, and the users listening
-    /// whose rooms it does not know yet; `listeners_in` completes the answer from the
-    /// database's.
-    pub fn presence_audience(&self, changed: &[i64]) -> Audience {
+    /// The rooms of these users (whose presence changed) that the hub knows, the users whose
+    /// rooms it does not know, and the users listening here whose rooms it does not know yet:
+    /// what presence needs to find its audience, the database telling the rest.
+    pub fn presence_rooms(&self, changed: &[i64]) -> PresenceRooms {
         let inner = self.lock();
-        let mut audience = Audience { unsettled: inner.unsettled.iter().copied().collect(), ..Audience::default() };
+        let mut found = PresenceRooms { unsettled: inner.unsettled.iter().copied().collect(), ..Default::default() };
         for (c, &user_id) in changed.iter().enumerate() {
             match inner.streams.get(&user_id).map(|u| &u.rooms) {
-                Some(Membership::Known(rooms)) => {
-                    for &room_id in rooms {
-                        inner.listeners.hear(room_id, user_id, c, &mut audience.told);
-                        if !audience.unsettled.is_empty() {
-                            audience.rooms.push((room_id, c));
-                        }
-                    }
-                }
-                _ => audience.rooms_unknown.push(c),
+                Some(Membership::Known(rooms)) => found.rooms.extend(rooms.iter().map(|&room_id| (room_id, c))),
+                _ => found.unknown.push(c),
             }
         }
-        audience
+        found
     }
 
-    /// Who listens in these rooms, for changes the hub did not know the rooms of: each
-    /// `(room, change)` adds `(user told, change)` for every user with a stream open here
-    /// whose rooms the hub knows and include the room, but the changed user.
-    pub fn listeners_in(&self, rooms: &[(i64, usize)], changed: &[i64], told: &mut Vec<(i64, usize)>) {
+    /// Who listens in each of these rooms: `(user, index of the room)` for every user with a
+    /// stream open here whose rooms the hub knows and include the room.
+    pub fn listeners_of(&self, rooms: &[i64]) -> Vec<(i64, usize)> {
         let inner = self.lock();
-        for &(room_id, c) in rooms {
-            inner.listeners.hear(room_id, changed[c], c, told);
+        let mut heard = Vec::new();
+        for (r, &room_id) in rooms.iter().enumerate() {
+            heard.extend(inner.listeners.of(room_id).map(|user_id| (user_id, r)));
         }
+        heard
     }
 
     /// Sends frames that are not stored (presence) to every open stream of each user: one
@@ -715,14 +704,14 @@ mod tests {
         assert!(hub.subscribe_known(1, Scope::AllRooms).is_none());
     }
 
-    fn sorted(mut told: Vec<(i64, usize)>) -> Vec<(i64, usize)> {
-        told.sort_unstable();
-        told.dedup();
-        told
+    fn listening(hub: &Hub, room_id: i64) -> Vec<i64> {
+        let mut users: Vec<i64> = hub.listeners_of(&[room_id]).into_iter().map(|(user_id, _)| user_id).collect();
+        users.sort_unstable();
+        users
     }
 
     #[test]
-    fn the_audience_of_presence_follows_the_known_rooms_of_those_listening() {
+    fn the_listeners_of_a_room_follow_the_known_rooms_of_those_with_a_stream_open() {
         let hub = Hub::new(16, StreamLimits::NONE);
         let one = hub.register(1, Scope::AllRooms, 0).unwrap();
         let two = hub.register(2, Scope::Room(10), 0).unwrap();
@@ -730,36 +719,32 @@ mod tests {
         hub.rooms_read(1, &[10, 11]);
         hub.rooms_read(2, &[10]);
         hub.rooms_read(3, &[12]);
+        assert_eq!(listening(&hub, 10), [1, 2]);
+        assert_eq!(hub.listeners_of(&[12, 11, 99]), [(3, 0), (1, 1)]);
 
         // User 4 has no stream here: the hub does not know their rooms.
-        let audience = hub.presence_audience(&[1, 4]);
-        assert_eq!(sorted(audience.told), [(2, 0)], "a change is not told to the user it is about");
-        assert_eq!(audience.rooms_unknown, [1]);
-        assert!(audience.unsettled.is_empty() && audience.rooms.is_empty());
-        // Their rooms read from the database: whoever listens there, but them.
-        let mut told = Vec::new();
-        hub.listeners_in(&[(12, 1), (11, 1), (99, 1)], &[1, 4], &mut told);
-        assert_eq!(sorted(told), [(1, 1), (3, 1)]);
+        let found = hub.presence_rooms(&[1, 4]);
+        assert_eq!(found.rooms.len(), 2);
+        assert!(found.rooms.contains(&(10, 0)) && found.rooms.contains(&(11, 0)));
+        assert_eq!(found.unknown, [1]);
+        assert!(found.unsettled.is_empty());
 
-        // Membership changes keep the audience current.
+        // Membership changes keep them current.
         hub.publish(vec![joined(12, 2), left(10, 2)]);
-        assert!(sorted(hub.presence_audience(&[1]).told).is_empty(), "2 left the only room shared with 1");
-        assert_eq!(sorted(hub.presence_audience(&[3]).told), [(2, 0)], "2 joined 3's room");
+        assert_eq!(listening(&hub, 10), [1]);
+        assert_eq!(listening(&hub, 12), [2, 3]);
 
-        // A stream whose rooms are being read is named, with the rooms of the known changes.
+        // A stream whose rooms are being read is named until they are.
         let _five = hub.register(5, Scope::AllRooms, 0).unwrap();
-        let audience = hub.presence_audience(&[3, 5]);
-        assert_eq!(audience.unsettled, [5]);
-        assert_eq!(audience.rooms_unknown, [1], "5's own rooms are not known yet");
-        assert_eq!(audience.rooms, [(12, 0)]);
+        let found = hub.presence_rooms(&[3, 5]);
+        assert_eq!((found.rooms, found.unknown, found.unsettled), (vec![(12, 0)], vec![1], vec![5]));
         hub.rooms_read(5, &[12]);
-        let audience = hub.presence_audience(&[3]);
-        assert!(audience.unsettled.is_empty());
-        assert_eq!(sorted(audience.told), [(2, 0), (5, 0)]);
+        assert!(hub.presence_rooms(&[5]).unsettled.is_empty());
+        assert_eq!(listening(&hub, 12), [2, 3, 5]);
 
-        // The last stream of a user closes: they hear nothing more.
+        // The last stream of a user closes: they listen nowhere.
         drop(two);
-        assert_eq!(sorted(hub.presence_audience(&[3]).told), [(5, 0)]);
+        assert_eq!(listening(&hub, 12), [3, 5]);
         drop(one);
         assert!(!hub.lock().listeners.0.contains_key(&10), "an empty room is forgotten");
     }

@@ -14,7 +14,7 @@ pub mod tail;
 use bytes::Bytes;
 use serde::Serialize;
 
-pub use hub::{Audience, Full, Hub, Scope, StreamLimits};
+pub use hub::{Full, Hub, PresenceRooms, Scope, StreamLimits};
 pub use presence::Presence;
 pub use subscriber::{CatchUp, CatchUpBatch, CatchUpFrom, Subscriber};
 

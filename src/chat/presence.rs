@@ -9,9 +9,9 @@ use bytes::{Bytes, BytesMut};
 use super::cluster::NodeNotice;
 use super::Chat;
 use crate::broker::sse;
-use crate::broker::Audience;
+use crate::broker::PresenceRooms;
 use crate::domain::views::PresenceChanged;
-use crate::domain::{EventKind, UserId};
+use crate::domain::{EventKind, RoomId, UserId};
 use crate::error::ApiError;
 use crate::store::rooms;
 
@@ -124,48 +124,68 @@ pub async fn announce(chat: &Chat, changes: Vec<(i64, bool)>) {
     chat.hub.publish_to_each(deliveries);
 }
 
-/// Who hears which changes: each user told, with the indexes in `ids` of the changes they
-/// hear, ascending, each once (grouped by hashing: a storm's pairs are too many to sort); the users
-/// with a stream open on this node (each node tells its own) who share a room with the
-/// changed user. The hub knows the rooms of everyone with a stream open here once their
-/// first stream has read them; one query reads the rest: those of users with no stream
-/// here (gone offline, or online on another node) and of users whose first stream is still
-/// reading them.
-async fn audience(chat: &Chat, ids: &[i64]) -> Result<HashMap<i64, Vec<usize>>, ApiError> {
-    let Audience { mut told, rooms_unknown, unsettled, mut rooms } = chat.hub.presence_audience(ids);
-    if !rooms_unknown.is_empty() || !unsettled.is_empty() {
+/// Who hears which changes: each user told, ordered by user, with the indexes in `ids` of
+/// the changes they hear, ascending, each once. They are the users with a stream open on
+/// this node (each node tells its own) who share a room with the changed user.
+///
+/// The changes are grouped by room, and each listener is matched with the rooms it listens
+/// in that have changes: in a storm, a few pairs per room rather than one per listener and
+/// change. The hub knows the rooms of everyone with a stream open here once their first
+/// stream has read them; one query reads the rest: those of users with no stream here (gone
+/// offline, or online on another node) and of users whose first stream is still reading them.
+async fn audience(chat: &Chat, ids: &[i64]) -> Result<Vec<(i64, Vec<usize>)>, ApiError> {
+    let PresenceRooms { rooms: mut changes, unknown, unsettled } = chat.hub.presence_rooms(ids);
+    let mut read: Vec<(UserId, RoomId)> = Vec::new();
+    if !unknown.is_empty() || !unsettled.is_empty() {
         let mut users: Vec<UserId> =
-            rooms_unknown.iter().map(|&c| UserId(ids[c])).chain(unsettled.iter().map(|&u| UserId(u))).collect();
+            unknown.iter().map(|&c| UserId(ids[c])).chain(unsettled.iter().map(|&u| UserId(u))).collect();
         users.sort_unstable();
         users.dedup();
-        let read = chat.read(move |conn| Ok(rooms::rooms_of_members(conn, &users)?)).await?;
-        let rooms_of = |user: i64| {
-            let start = read.partition_point(|(u, _)| u.get() < user);
-            read[start..].iter().take_while(move |(u, _)| u.get() == user).map(|(_, room)| room.get())
-        };
-        let read_rooms: Vec<(i64, usize)> =
-            rooms_unknown.iter().flat_map(|&c| rooms_of(ids[c]).map(move |room| (room, c))).collect();
-        chat.hub.listeners_in(&read_rooms, ids, &mut told);
-        // Those still reading their rooms: told of the changes in any room of theirs.
-        rooms.extend(read_rooms);
-        rooms.sort_unstable();
-        for &listener in &unsettled {
-            for room in rooms_of(listener) {
-                let start = rooms.partition_point(|&(r, _)| r < room);
-                let here = rooms[start..].iter().take_while(|&&(r, _)| r == room);
-                told.extend(here.filter(|&&(_, c)| ids[c] != listener).map(|&(_, c)| (listener, c)));
-            }
+        read = chat.read(move |conn| Ok(rooms::rooms_of_members(conn, &users)?)).await?;
+    }
+    let rooms_read_of = |user: i64| {
+        let start = read.partition_point(|(u, _)| u.get() < user);
+        read[start..].iter().take_while(move |(u, _)| u.get() == user).map(|(_, room)| room.get())
+    };
+    changes.extend(unknown.iter().flat_map(|&c| rooms_read_of(ids[c]).map(move |room| (room, c))));
+    // Grouped by room: `rooms[r]`'s changes are `changes[starts[r]..starts[r + 1]]`.
+    changes.sort_unstable();
+    changes.dedup();
+    let mut rooms: Vec<i64> = Vec::new();
+    let mut starts: Vec<usize> = Vec::new();
+    for (i, &(room_id, _)) in changes.iter().enumerate() {
+        if rooms.last() != Some(&room_id) {
+            rooms.push(room_id);
+            starts.push(i);
         }
     }
-    let mut heard: HashMap<i64, Vec<usize>> = HashMap::new();
-    for (user_id, c) in told {
-        heard.entry(user_id).or_default().push(c);
+    starts.push(changes.len());
+
+    let mut heard_in = chat.hub.listeners_of(&rooms);
+    for &listener in &unsettled {
+        heard_in
+            .extend(rooms_read_of(listener).filter_map(|room| rooms.binary_search(&room).ok()).map(|r| (listener, r)));
     }
-    for changes in heard.values_mut() {
-        changes.sort_unstable();
-        changes.dedup();
+    heard_in.sort_unstable();
+    heard_in.dedup();
+
+    let mut told = Vec::new();
+    for mine in heard_in.chunk_by(|a, b| a.0 == b.0) {
+        let listener = mine[0].0;
+        let mut heard: Vec<usize> = mine
+            .iter()
+            .flat_map(|&(_, r)| changes[starts[r]..starts[r + 1]].iter().map(|&(_, c)| c))
+            .filter(|&c| ids[c] != listener)
+            .collect();
+        if mine.len() > 1 {
+            heard.sort_unstable();
+            heard.dedup();
+        }
+        if !heard.is_empty() {
+            told.push((listener, heard));
+        }
     }
-    Ok(heard)
+    Ok(told)
 }
 
 /// One change per user, sorted by user: the latest state of each wins.
@@ -236,10 +256,8 @@ mod tests {
     /// `audience` as sorted `(user told, change)` pairs.
     async fn pairs(chat: &Chat, ids: &[i64]) -> Vec<(i64, usize)> {
         let heard = audience(chat, ids).await.unwrap();
-        let mut pairs: Vec<(i64, usize)> =
-            heard.into_iter().flat_map(|(user, changes)| changes.into_iter().map(move |c| (user, c))).collect();
-        pairs.sort_unstable();
-        pairs
+        assert!(heard.windows(2).all(|w| w[0].0 < w[1].0), "each listener once, in order");
+        heard.into_iter().flat_map(|(user, changes)| changes.into_iter().map(move |c| (user, c))).collect()
     }
 
     #[tokio::test]
@@ -262,7 +280,7 @@ mod tests {
 
         // Everyone known: from memory alone, the same answers.
         chat.hub.rooms_read(b, &[shared]);
-        assert!(chat.hub.presence_audience(&[a, b, c]).rooms_unknown.is_empty());
+        assert!(chat.hub.presence_rooms(&[a, b, c]).unknown.is_empty());
         assert_eq!(pairs(&chat, &[a, b, c]).await, [(a, 1), (b, 0)]);
     }
 }

@@ -18,11 +18,19 @@ use crate::store::rooms;
 /// Changes are gathered this long before they are announced: in a connect storm a stream is
 /// told once per batch rather than once per person who came online.
 const BATCH_WINDOW: Duration = Duration::from_millis(100);
-/// While a storm is under way (the last batch had at least `STORM_CHANGES` changes), changes
-/// gather for `STORM_WINDOW`: each stream then wakes and writes a few times in the storm
-/// rather than ten times a second, and people still see who came online within a second.
-const STORM_CHANGES: usize = 256;
+/// While many people come online or go offline (a connect storm, after a restart or a
+/// network hiccup), the window stretches with the rate of changes, up to `STORM_WINDOW` at
+/// `STORM_RATE` changes a second or more: each stream then wakes and writes about once a
+/// second in the storm rather than ten times, and people still see who came online within a
+/// second.
+const STORM_RATE: f64 = 250.0;
 const STORM_WINDOW: Duration = Duration::from_secs(1);
+
+/// The window after a batch of `changes` gathered over `window`.
+fn next_window(changes: usize, window: Duration) -> Duration {
+    let rate = changes as f64 / window.as_secs_f64().max(f64::EPSILON);
+    STORM_WINDOW.mul_f64((rate / STORM_RATE).min(1.0)).max(BATCH_WINDOW)
+}
 
 /// How often a node reminds the others who is online on it, and how long they believe it
 /// without a reminder (a node that stopped without a word stops counting then).
@@ -71,7 +79,7 @@ pub fn spawn_announcer(chat: Chat) {
             let mut changes = chat.hub.presence.changes().await;
             tokio::time::sleep(window).await;
             changes.extend(chat.hub.presence.take_ready());
-            window = if changes.len() >= STORM_CHANGES { STORM_WINDOW } else { BATCH_WINDOW };
+            window = next_window(changes.len(), window);
             announce(&chat, changes).await;
         }
     });
@@ -258,6 +266,18 @@ mod tests {
         let heard = audience(chat, ids).await.unwrap();
         assert!(heard.windows(2).all(|w| w[0].0 < w[1].0), "each listener once, in order");
         heard.into_iter().flat_map(|(user, changes)| changes.into_iter().map(move |c| (user, c))).collect()
+    }
+
+    #[test]
+    fn the_window_stretches_with_the_rate_of_changes_up_to_a_second() {
+        let ms = |changes: usize, window: Duration| (next_window(changes, window).as_secs_f64() * 1000.0).round();
+        assert_eq!(ms(0, BATCH_WINDOW), 100.0);
+        assert_eq!(ms(2, BATCH_WINDOW), 100.0, "20 a second: as usual");
+        assert_eq!(ms(10, BATCH_WINDOW), 400.0, "100 a second");
+        assert_eq!(ms(50, BATCH_WINDOW), 1000.0, "500 a second");
+        assert_eq!(ms(100, Duration::from_millis(400)), 1000.0, "250 a second");
+        assert_eq!(ms(5_000, BATCH_WINDOW), 1000.0, "at most a second");
+        assert_eq!(ms(5, STORM_WINDOW), 100.0, "back to usual once it calms down");
     }
 
     #[tokio::test]

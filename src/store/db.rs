@@ -166,6 +166,52 @@ mod tests {
     use super::*;
     use crate::store::{events, schema};
 
+    /// The check on a message's type, which a migration rewrites in place, still refuses an
+    /// unknown type, on the connection that ran the migrations and on a new one alike, and
+    /// the database stays consistent.
+    #[test]
+    fn a_message_of_an_unknown_type_is_refused_after_the_migrations() {
+        use diesel::RunQueryDsl;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db").display().to_string();
+        let db = Db::connect(&DatabaseUrl::parse(&format!("sqlite://{path}")).unwrap(), 1).unwrap();
+        let mut migrated = db.get().unwrap();
+        migrated
+            .batch_execute(
+                "INSERT INTO users (id, username, display_name, password_hash, created_at) VALUES (1, 'u', 'U', 'x', 0); \
+                 INSERT INTO chat_rooms (id, name, room_type, created_by_id, created_at, updated_at, last_activity_at) \
+                 VALUES (1, 'r', 'group', 1, 0, 0, 0);",
+            )
+            .unwrap();
+        let fresh = SqliteConnection::establish(&path).unwrap();
+        let insert = |message_type: &str| {
+            format!(
+                "INSERT INTO chat_messages (room_id, sender_id, content, message_type, created_at) \
+                 VALUES (1, 1, 'hello', '{message_type}', 0)"
+            )
+        };
+        for conn in [&mut *migrated, &mut DbConn::Sqlite(fresh)] {
+            for known in ["text", "file", "system"] {
+                diesel::sql_query(insert(known)).execute(conn).unwrap();
+            }
+            let refused = diesel::sql_query(insert("voice")).execute(conn);
+            assert!(
+                matches!(
+                    refused,
+                    Err(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::CheckViolation, _))
+                ),
+                "{refused:?}"
+            );
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Check {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            integrity_check: String,
+        }
+        let checks: Vec<Check> = diesel::sql_query("PRAGMA integrity_check").load(&mut *migrated).unwrap();
+        assert_eq!(checks.iter().map(|c| c.integrity_check.as_str()).collect::<Vec<_>>(), ["ok"]);
+    }
+
     /// A database made before the event id became the rowid keeps its events, and new ids
     /// continue after the counter's, also when retention had removed every event.
     #[test]

@@ -12,21 +12,27 @@ use crate::domain::{EventKind, MessageId, RoomId, UserId};
 /// saw 101 must not miss 100): SQLite has one writer at a time, so the table's own
 /// `AUTOINCREMENT` rowid is enough; on PostgreSQL, where several instances write at once,
 /// the id comes from the one counter row, whose row lock orders them: taken and held to
-/// the commit by the same statement that appends the row.
+/// the commit by the same statement that appends the row. On SQLite the id is read after
+/// the insert rather than with `RETURNING`: SQLite returns rows through a temporary table,
+/// and a statement with `RETURNING` opens a statement savepoint, which makes the search
+/// index write out the terms of the message inserted before it at once instead of at
+/// commit.
 pub fn insert(conn: &mut DbConn, event: &NewEvent<'_>) -> QueryResult<i64> {
     let created_at = now_micros();
     match conn {
-        DbConn::Sqlite(c) => diesel::insert_into(chat_events::table)
-            .values((
-                chat_events::room_id.eq(event.room_id),
-                chat_events::kind.eq(event.kind),
-                chat_events::payload.eq(event.payload),
-                chat_events::target_user_id.eq(event.target_user_id),
-                chat_events::created_at.eq(created_at),
-                chat_events::message_id.eq(event.message_id),
-            ))
-            .returning(chat_events::id)
-            .get_result(c),
+        DbConn::Sqlite(c) => {
+            diesel::insert_into(chat_events::table)
+                .values((
+                    chat_events::room_id.eq(event.room_id),
+                    chat_events::kind.eq(event.kind),
+                    chat_events::payload.eq(event.payload),
+                    chat_events::target_user_id.eq(event.target_user_id),
+                    chat_events::created_at.eq(created_at),
+                    chat_events::message_id.eq(event.message_id),
+                ))
+                .execute(c)?;
+            super::sqlite_inserted_id(c)
+        }
         DbConn::Pg(c) => {
             use diesel::sql_types::{BigInt, Nullable, Text};
             #[derive(QueryableByName)]

@@ -12,12 +12,51 @@ use super::schema::{chat_mentions, chat_messages, chat_room_members};
 use super::{DbConn, QueryResult};
 use crate::domain::{MessageId, MessageType, RoomId, UserId};
 
-/// Inserts a message with the HTML it shows and whether it mentions the whole room.
+/// Inserts a message with the HTML it shows and whether it mentions the whole room. On
+/// SQLite the row is built from what was inserted and its new id, rather than read back
+/// with `RETURNING`, which SQLite runs through a temporary table on every message; every
+/// column is bound, so the statement keeps one text and stays prepared.
 pub fn insert(conn: &mut DbConn, new: &NewMessage<'_>, html: &str, mentions_room: bool) -> QueryResult<MessageRow> {
-    per_backend!(conn, |c| diesel::insert_into(chat_messages::table)
-        .values((new, chat_messages::content_html.eq(html), chat_messages::mentions_room.eq(mentions_room)))
-        .returning(chat_messages::all_columns)
-        .get_result(c))
+    match conn {
+        DbConn::Sqlite(c) => {
+            diesel::insert_into(chat_messages::table)
+                .values((
+                    chat_messages::room_id.eq(new.room_id),
+                    chat_messages::sender_id.eq(new.sender_id),
+                    chat_messages::content.eq(new.content),
+                    chat_messages::message_type.eq(new.message_type),
+                    chat_messages::reply_to_id.eq(new.reply_to_id),
+                    chat_messages::created_at.eq(new.created_at),
+                    chat_messages::content_html.eq(html),
+                    chat_messages::mentions_room.eq(mentions_room),
+                ))
+                .execute(c)?;
+            Ok(inserted_row(new, MessageId(super::sqlite_inserted_id(c)?), html, mentions_room))
+        }
+        DbConn::Pg(c) => diesel::insert_into(chat_messages::table)
+            .values((new, chat_messages::content_html.eq(html), chat_messages::mentions_room.eq(mentions_room)))
+            .returning(chat_messages::all_columns)
+            .get_result(c),
+    }
+}
+
+/// The row of a message just inserted under `id`: what was written, and the columns'
+/// defaults for a new message.
+fn inserted_row(new: &NewMessage<'_>, id: MessageId, html: &str, mentions_room: bool) -> MessageRow {
+    MessageRow {
+        id,
+        room_id: new.room_id,
+        sender_id: new.sender_id,
+        content: new.content.to_owned(),
+        message_type: new.message_type,
+        reply_to_id: new.reply_to_id,
+        is_edited: false,
+        is_deleted: false,
+        created_at: new.created_at,
+        edited_at: None,
+        content_html: Some(html.to_owned()),
+        mentions_room,
+    }
 }
 
 /// Inserts a message as `insert` does and, when `mark_read`, moves its sender's read mark
@@ -59,20 +98,7 @@ pub fn insert_sent(
             .bind::<diesel::sql_types::Bool, _>(mentions_room),
     )
     .get_result(c)?;
-    Ok(MessageRow {
-        id: MessageId(inserted.id),
-        room_id: new.room_id,
-        sender_id: new.sender_id,
-        content: new.content.to_owned(),
-        message_type: new.message_type,
-        reply_to_id: new.reply_to_id,
-        is_edited: false,
-        is_deleted: false,
-        created_at: new.created_at,
-        edited_at: None,
-        content_html: Some(html.to_owned()),
-        mentions_room,
-    })
+    Ok(inserted_row(new, MessageId(inserted.id), html, mentions_room))
 }
 
 /// The message, the sender's read mark moved to it (unless it was already further) and

@@ -74,6 +74,19 @@ pub enum Backend {
     Postgres,
 }
 
+diesel::define_sql_function! {
+    /// The rowid of the row the connection inserted last (SQLite).
+    fn last_insert_rowid() -> diesel::sql_types::BigInt;
+}
+
+/// The id of the row just inserted on this SQLite connection: what `RETURNING id` would
+/// say, without the temporary table SQLite fills to return rows. A trigger's own inserts
+/// do not count once the statement that fired it ended.
+fn sqlite_inserted_id(c: &mut SqliteConnection) -> QueryResult<i64> {
+    use diesel::RunQueryDsl;
+    diesel::select(last_insert_rowid()).get_result(c)
+}
+
 /// Microseconds since the Unix epoch: how every time is stored.
 pub fn now_micros() -> i64 {
     chrono::Utc::now().timestamp_micros()

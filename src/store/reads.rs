@@ -1,8 +1,12 @@
 //! Read marks. A member's mark (`last_read_message_id`, `last_read_at`) drives unread
 //! counts; `chat_message_reads` keeps one row per mark, from which "seen by" is derived.
 
+use diesel::backend::Backend;
 use diesel::dsl::{max, min};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::BigInt;
 
 use super::models::MemberRow;
 use super::schema::{chat_message_reads, chat_messages, chat_room_members};
@@ -61,26 +65,56 @@ pub fn mark_sent(
     message_id: MessageId,
     now: i64,
 ) -> QueryResult<()> {
-    let moved = diesel::update(
-        chat_room_members::table
-            .filter(chat_room_members::room_id.eq(room_id))
-            .filter(chat_room_members::user_id.eq(user_id))
-            .filter(chat_room_members::last_read_message_id.lt(message_id)),
-    )
-    .set((chat_room_members::last_read_message_id.eq(message_id), chat_room_members::last_read_at.eq(now)))
-    .execute(conn)?;
+    let mark = MoveSentMark { room_id: room_id.get(), user_id: user_id.get(), message_id: message_id.get(), now };
+    let moved = per_backend!(conn, |c| mark.execute(c))?;
     if moved > 0 {
-        diesel::insert_into(chat_message_reads::table)
+        per_backend!(conn, |c| diesel::insert_into(chat_message_reads::table)
             .values((
                 chat_message_reads::room_id.eq(room_id),
                 chat_message_reads::user_id.eq(user_id),
                 chat_message_reads::message_id.eq(message_id),
                 chat_message_reads::read_at.eq(now),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
+
+/// The update of `mark_sent`, written out: diesel keeps no `UPDATE` prepared (a change set
+/// may leave out its `None` fields, so its text may vary), and this one runs on every
+/// message. Its text never changes, so it is prepared once per connection.
+struct MoveSentMark {
+    room_id: i64,
+    user_id: i64,
+    message_id: i64,
+    now: i64,
+}
+
+impl QueryId for MoveSentMark {
+    type QueryId = Self;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<DB: Backend> QueryFragment<DB> for MoveSentMark
+where
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("UPDATE chat_room_members SET last_read_message_id = ");
+        out.push_bind_param::<BigInt, _>(&self.message_id)?;
+        out.push_sql(", last_read_at = ");
+        out.push_bind_param::<BigInt, _>(&self.now)?;
+        out.push_sql(" WHERE room_id = ");
+        out.push_bind_param::<BigInt, _>(&self.room_id)?;
+        out.push_sql(" AND user_id = ");
+        out.push_bind_param::<BigInt, _>(&self.user_id)?;
+        out.push_sql(" AND last_read_message_id < ");
+        out.push_bind_param::<BigInt, _>(&self.message_id)?;
+        Ok(())
+    }
+}
+
+impl<Conn> RunQueryDsl<Conn> for MoveSentMark {}
 
 /// A newcomer's mark starts at the room's newest message: history from before they
 /// joined is there to read, but is not unread. No receipt row: they have not seen it.

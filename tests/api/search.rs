@@ -249,3 +249,30 @@ async fn search_needs_a_session_chat_read_and_stays_within_its_rate() {
     let r = admin.get(&format!("/search?q={}", "a".repeat(200))).await;
     expect_status(r, StatusCode::OK).await;
 }
+
+/// Messages sent at once mostly commit together (the writer commits what queued as one
+/// transaction, each message in a savepoint of its own): each is found as soon as it is
+/// answered, and so is each edit, by its new text only.
+#[tokio::test]
+async fn messages_sent_and_edited_at_once_are_found_at_once() {
+    let app = spawn_app().await;
+    let admin = &app.admin;
+    let room = admin.create_room("group", "Burst", &[]).await;
+    let found = |q: &'static str| async move {
+        let body: Value = admin.get(&format!("/search?q={q}&limit=50")).await.json().await.unwrap();
+        let mut ids: Vec<i64> = body["results"].as_array().unwrap().iter().map(|r| int(&r["message"], "id")).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let sends = (0..30).map(|i| async move { int(&admin.send(room, &format!("burst {i}")).await, "id") });
+    let mut ids = futures_util::future::join_all(sends).await;
+    ids.sort_unstable();
+    assert_eq!(found("burst").await, ids);
+    let edits = ids.iter().map(|id| async move {
+        let r = admin.patch(&format!("/messages/{id}"), &json!({"content": format!("after {id}")})).await;
+        expect_status(r, StatusCode::OK).await;
+    });
+    futures_util::future::join_all(edits).await;
+    assert_eq!(found("after").await, ids);
+    assert_eq!(found("burst").await, Vec::<i64>::new());
+}

@@ -4,8 +4,9 @@
 #
 #   benches/compare-nchan.sh            # 3 runs per scenario and system, full sizes
 #   benches/compare-nchan.sh --quick    # 1 run, smaller sizes: a fast check
-#   options: --runs N  --duration SECONDS  --out DIR  --no-search
+#   options: --runs N  --duration SECONDS  --out DIR  --no-search  --no-floor
 #            --bin-dir DIR (prebuilt causerie and causerie-bench; skips the build)
+#            --only LABEL (repeatable: only these scenarios, e.g. 10k-subs-100-rooms-200-msg-s)
 #
 # Needs root (or nginx + libnginx-mod-nchan + jq already installed); everything listens
 # on 127.0.0.1 only. Results: DIR/results.jsonl (one JSON line per run), DIR/floor.jsonl
@@ -21,6 +22,8 @@ SEARCH=1
 BUILD=1
 BIN=""
 OUT=""
+FLOOR=1
+ONLY=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1; RUNS=1; DURATION=6 ;;
@@ -28,8 +31,10 @@ while [ $# -gt 0 ]; do
         --duration) DURATION="$2"; shift ;;
         --out) OUT="$2"; shift ;;
         --no-search) SEARCH=0 ;;
+        --no-floor) FLOOR=0 ;;
+        --only) ONLY+=("$2"); shift ;;
         --bin-dir) BIN="$2"; BUILD=0; shift ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -165,6 +170,9 @@ fi
 
 for scenario in "${SCENARIOS[@]}"; do
     read -r label subs rooms rate <<<"$scenario"
+    if [ ${#ONLY[@]} -gt 0 ] && ! printf '%s\n' "${ONLY[@]}" | grep -qxF "$label"; then
+        continue
+    fi
     for i in $(seq 1 "$RUNS"); do
         run causerie "$label" "$subs" "$rooms" "$rate"
         run nchan "$label" "$subs" "$rooms" "$rate"
@@ -188,6 +196,7 @@ fi
 # The kernel's own cost of a delivery: bare writev(2)s on loopback, no server.
 FLOOR_RESULTS="$OUT/floor.jsonl"
 : >"$FLOOR_RESULTS"
+[ "$FLOOR" = 1 ] || FLOORS=()
 for floor in "${FLOORS[@]}"; do
     read -r connections rate <<<"$floor"
     log "floor  $connections connections, $rate rounds/s"

@@ -464,6 +464,12 @@ impl Hub {
     }
 
     /// Subscribes to the rooms' channels, creating those that do not exist yet.
+    /// Whether `receiver` fell behind its channel by more than the channel holds: its next
+    /// receive would report the overflow.
+    pub fn overflowed(&self, receiver: &RoomReceiver) -> bool {
+        receiver.len() > self.capacity.next_power_of_two()
+    }
+
     pub fn subscribe(&self, rooms: &[i64]) -> Vec<(i64, RoomReceiver)> {
         let mut inner = self.lock();
         rooms

@@ -348,6 +348,11 @@ impl Subscriber {
 
 impl Drop for Subscriber {
     fn drop(&mut self) {
+        // A stream that ends while behind (a client that stalled and was dropped as gone)
+        // fell behind its channel as much as one that went on to catch up.
+        if self.rooms.iter().any(|(_, rx)| self.hub.overflowed(rx)) {
+            self.hub.stats.lagged.fetch_add(1, Ordering::Relaxed);
+        }
         let rooms: Vec<i64> = self.rooms.drain(..).map(|(room_id, _)| room_id).collect();
         self.hub.release(rooms);
     }
@@ -389,6 +394,33 @@ mod tests {
         assert!(events[1].starts_with("event: typing\n") && events[1].contains("\"room_id\":2"), "{text}");
         assert!(events[2].starts_with("id: 6\n"), "{text}");
         assert!(events[3].starts_with("event: typing\n") && events[3].contains("\"room_id\":1"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_ends_behind_its_channel_counts_as_lagged() {
+        let hub = Hub::new(2, crate::broker::StreamLimits::NONE);
+        let lagged = || hub.stats.lagged.load(Ordering::Relaxed);
+        let mut kept_up = all_rooms_stream(&hub, &[1], b"retry: 1\n\n");
+        let behind = all_rooms_stream(&hub, &[1], b"retry: 1\n\n");
+        hub.publish(vec![stored(1, 1)]);
+        hub.publish(vec![stored(2, 1)]);
+        assert_eq!(kept_up.next_chunk().await.unwrap(), "retry: 1\n\n");
+        assert!(kept_up.next_chunk().await.unwrap().starts_with(b"id: 1\n"));
+        // Two events fit the channel: neither stream is behind it yet.
+        drop(kept_up);
+        assert_eq!(lagged(), 0);
+        let mut caught = all_rooms_stream(&hub, &[1], b"retry: 1\n\n");
+        hub.publish(vec![stored(3, 1)]);
+        drop(behind);
+        assert_eq!(lagged(), 1, "ended three events behind a channel of two");
+        // One that saw its overflow counted it then, not again when it ends.
+        hub.publish(vec![stored(4, 1)]);
+        hub.publish(vec![stored(5, 1)]);
+        assert_eq!(caught.next_chunk().await.unwrap(), "retry: 1\n\n");
+        let _ = tokio::time::timeout(Duration::from_millis(50), caught.next_chunk()).await;
+        assert_eq!(lagged(), 2);
+        drop(caught);
+        assert_eq!(lagged(), 2);
     }
 
     #[tokio::test]

@@ -219,6 +219,7 @@ async fn a_slow_reader_neither_slows_the_others_nor_loses_events() {
     // once), and then the server has dropped the slow client as gone.
     let got = read_resuming(app.admin.clone(), String::new(), slow, total, Ends::CleanlyOrCut).await;
     assert_eq!(numbers(&got), everything);
+    // Counted whether the slow stream caught up or was dropped while behind.
     let metrics = reqwest::get(format!("{}/metrics", app.address)).await.unwrap().text().await.unwrap();
     assert!(metric(&metrics, "causerie_sse_lagged_total") > 0, "the slow stream's channel did overflow");
 }

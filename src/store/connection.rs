@@ -4,6 +4,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
+use super::checkpoint::LOG_SIZE_LIMIT;
 use super::{Backend, DatabaseUrl, DbConn};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,10 +38,11 @@ impl ManageConnection for DbManager {
                 // Checkpoints are left to the checkpointer thread: run by a committing
                 // connection, one stalls the writer thread (and every publish behind it)
                 // for the checkpoint's fsyncs.
-                conn.batch_execute(
+                // A log that grew in a burst is cut back when it starts over.
+                conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA wal_autocheckpoint = 0;",
-                )
+                     PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};",
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConn::Sqlite(conn))
             }

@@ -20,6 +20,9 @@ const PASSES: usize = 8;
 /// A log still longer than this after the passes (64 MiB of 4 KiB pages) is started over
 /// with a checkpoint that waits for the writer.
 const RESTART_ABOVE_FRAMES: i64 = 16 * 1024;
+/// How long that checkpoint waits (ms), for the writer and then, holding new writes back, for
+/// readers of older snapshots (a long `causerie backup`): at most this long a stall of sends.
+const RESTART_WAIT_MS: u32 = 50;
 /// What a log that grew in a burst is cut back to once it starts over (bytes).
 pub(super) const LOG_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 
@@ -48,7 +51,9 @@ pub(super) fn spawn_checkpointer(
 
 fn open(path: &str) -> QueryResult<SqliteConnection> {
     let mut conn = SqliteConnection::establish(path).map_err(|e| diesel::result::Error::QueryBuilderError(e.into()))?;
-    conn.batch_execute(&format!("PRAGMA busy_timeout = 1000; PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};"))?;
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = {RESTART_WAIT_MS}; PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};"
+    ))?;
     Ok(conn)
 }
 
@@ -76,8 +81,8 @@ impl Checkpointed {
 /// Copies the log into the database without waiting for anyone, again while commits landed
 /// during the last pass, up to `PASSES` times: once a pass finds nothing new and all of it
 /// copied, the next write starts the log over. If the log still holds more than
-/// `restart_above` frames, once more waiting for the writer (up to the connection's busy
-/// timeout) and for readers of older snapshots, so that the next write starts it over.
+/// `restart_above` frames, once more waiting for the writer and for readers of older
+/// snapshots (`RESTART_WAIT_MS` in all), so that the next write starts it over.
 pub(super) fn checkpoint(conn: &mut SqliteConnection, restart_above: i64) -> QueryResult<Checkpointed> {
     let mut last = passive(conn)?;
     for _ in 1..PASSES {
@@ -146,7 +151,8 @@ mod tests {
         assert!(after.log <= 4, "started over: {after:?}");
 
         // A reader on an old snapshot holds the log: the passes copy what it does not need,
-        // and the checkpoint that waits for it gives up after the busy timeout.
+        // and the checkpoint that waits for it gives up after a short wait, during which
+        // the writer waits for it.
         let mut reader = wal_connection(&path);
         reader.batch_execute("BEGIN; SELECT count(*) FROM t;").unwrap();
         write(&mut writer, 20);

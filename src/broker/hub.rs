@@ -463,13 +463,13 @@ impl Hub {
         Ok((Registration { hub: self.clone(), id, user_id, scope }, ControlReceiver(control)))
     }
 
-    /// Subscribes to the rooms' channels, creating those that do not exist yet.
     /// Whether `receiver` fell behind its channel by more than the channel holds: its next
     /// receive would report the overflow.
     pub fn overflowed(&self, receiver: &RoomReceiver) -> bool {
         receiver.len() > self.capacity.next_power_of_two()
     }
 
+    /// Subscribes to the rooms' channels, creating those that do not exist yet.
     pub fn subscribe(&self, rooms: &[i64]) -> Vec<(i64, RoomReceiver)> {
         let mut inner = self.lock();
         rooms

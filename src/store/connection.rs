@@ -4,7 +4,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::{Connection, PgConnection, SqliteConnection};
 
-use super::checkpoint::LOG_SIZE_LIMIT;
+use super::checkpoint::{BUSY_TIMEOUT_MS, LOG_SIZE_LIMIT};
 use super::{Backend, DatabaseUrl, DbConn};
 
 #[derive(Debug, thiserror::Error)]
@@ -40,7 +40,7 @@ impl ManageConnection for DbManager {
                 // for the checkpoint's fsyncs.
                 // A log that grew in a burst is cut back when it starts over.
                 conn.batch_execute(&format!(
-                    "PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
+                    "PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
                      PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {LOG_SIZE_LIMIT};",
                 ))
                 .map_err(r2d2::Error::QueryError)?;

@@ -62,11 +62,13 @@ impl Db {
             .connection_timeout(Duration::from_secs(10))
             .test_on_check_out(url.backend == Backend::Postgres)
             .build(manager)?;
-        let writer = spawn_writer(DbManager { url: url.clone() })?;
+        // Set by the SQLite checkpointer when the writer thread should start the log over.
+        let restart_log = std::sync::Arc::<std::sync::atomic::AtomicBool>::default();
+        let writer = spawn_writer(DbManager { url: url.clone() }, restart_log.clone())?;
         let readers = std::sync::Arc::new(tokio::sync::Semaphore::new(pool_size.max(1) as usize));
         let calls = std::sync::Arc::<std::sync::atomic::AtomicU64>::default();
         if url.backend == Backend::Sqlite {
-            spawn_checkpointer(url.target.clone(), std::sync::Arc::downgrade(&calls))?;
+            spawn_checkpointer(url.target.clone(), std::sync::Arc::downgrade(&calls), restart_log)?;
         }
         let db = Self { pool, backend: url.backend, writer, calls, readers };
         db.migrate()?;

@@ -5,6 +5,10 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::checkpoint;
 use super::connection::{DbError, DbManager};
 use super::{events, DbConn, QueryError};
 
@@ -87,7 +91,13 @@ const MAX_BATCH: usize = 64;
 /// The thread keeps a connection of its own, outside the pool: no check-out per batch. It
 /// is replaced after a batch that failed as a whole, or when a job failed and the
 /// connection no longer answers (a lost PostgreSQL connection shows up that way).
-pub(super) fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn WriteJob>>> {
+///
+/// On SQLite, when the checkpointer sets `restart_log` (writes came without a pause, so its
+/// passes never found the log all copied), the thread starts the log over between batches.
+pub(super) fn spawn_writer(
+    manager: DbManager,
+    restart_log: Arc<AtomicBool>,
+) -> std::io::Result<std::sync::mpsc::Sender<Box<dyn WriteJob>>> {
     let (jobs, queue) = std::sync::mpsc::channel::<Box<dyn WriteJob>>();
     std::thread::Builder::new().name("causerie-writer".into()).spawn(move || {
         let mut held: Option<DbConn> = None;
@@ -119,6 +129,13 @@ pub(super) fn spawn_writer(manager: DbManager) -> std::io::Result<std::sync::mps
             }
             for job in batch {
                 job.finish(outcome);
+            }
+            if restart_log.swap(false, Ordering::Relaxed) {
+                if let Some(DbConn::Sqlite(conn)) = held.as_mut() {
+                    if let Err(error) = checkpoint::restart_log(conn) {
+                        tracing::warn!(%error, "starting the SQLite log over failed");
+                    }
+                }
             }
         }
     })?;

@@ -1,4 +1,4 @@
-//! Checkpoints of the SQLite write-ahead log, off the writer thread.
+//! Checkpoints of the SQLite write-ahead log: copied off the writer thread, started over by it.
 //!
 //! SQLite starts the log over at a write only once a checkpoint has copied all of it into the
 //! database. Under a steady stream of writes one pass never gets there (commits land while

@@ -1,12 +1,12 @@
 //! The one thread that runs write transactions, in batches.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use diesel::connection::SimpleConnection;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::r2d2::ManageConnection;
 use diesel::Connection;
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use super::checkpoint;
 use super::connection::{DbError, DbManager};
@@ -92,8 +92,9 @@ const MAX_BATCH: usize = 64;
 /// is replaced after a batch that failed as a whole, or when a job failed and the
 /// connection no longer answers (a lost PostgreSQL connection shows up that way).
 ///
-/// On SQLite, when the checkpointer sets `restart_log` (writes came without a pause, so its
-/// passes never found the log all copied), the thread starts the log over between batches.
+/// On SQLite, when the checkpointer sets `restart_log` (the log still held over 64 MiB after
+/// its passes: writes without a pause, or readers that kept it from starting over), the
+/// thread starts the log over between batches.
 pub(super) fn spawn_writer(
     manager: DbManager,
     restart_log: Arc<AtomicBool>,
